@@ -1,0 +1,294 @@
+//! Configuration: the TOML file read into raw structs, then validated into a typed [`Config`].
+//!
+//! Every problem is reported with the file, the key path and the reason, all at once, so a user
+//! fixes a broken file in one pass.
+
+mod raw;
+mod template;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub use template::{Integration, IntegrationTarget, PathPart, PathTemplate, Scheme};
+
+/// Default largest request body: API Gateway's 10 MiB payload limit.
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+/// Default largest request head (request line and headers).
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 16 * 1024;
+/// Default time for a request head to arrive.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time for a whole request body to arrive.
+pub const DEFAULT_REQUEST_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time an idle client connection stays open.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time for the TLS handshake.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time in-flight requests get to finish after SIGTERM.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Default cap on open client connections per listener.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+/// Default integration timeout: API Gateway's 29 seconds.
+pub const DEFAULT_INTEGRATION_TIMEOUT: Duration = Duration::from_millis(29_000);
+
+/// A validated configuration, ready to build a serving snapshot from.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file this was read from.
+    pub source: PathBuf,
+    /// Request and connection bounds.
+    pub limits: Limits,
+    /// Custom domains, in file order.
+    pub domains: Vec<Domain>,
+    /// APIs by name.
+    pub apis: BTreeMap<String, Api>,
+    /// Upstream pools by name.
+    pub upstreams: BTreeMap<String, Upstream>,
+}
+
+/// Request and connection bounds, `[limits]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request body; larger gets 413.
+    pub max_body_bytes: u64,
+    /// Largest request head; larger gets 431.
+    pub max_header_bytes: usize,
+    /// The request head must arrive within this.
+    pub header_read_timeout: Duration,
+    /// The whole request body must arrive within this.
+    pub request_body_timeout: Duration,
+    /// An idle connection is closed after this.
+    pub idle_timeout: Duration,
+    /// The TLS handshake must finish within this.
+    pub handshake_timeout: Duration,
+    /// In-flight requests get this long to finish on shutdown.
+    pub shutdown_grace: Duration,
+    /// Most client connections open at once, per listener.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            request_body_timeout: DEFAULT_REQUEST_BODY_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Lowest TLS version a domain accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsVersion {
+    /// TLS 1.2 and 1.3.
+    Tls12,
+    /// TLS 1.3 only.
+    Tls13,
+}
+
+/// A custom domain with mutual TLS, `[[domain]]`.
+#[derive(Debug, Clone)]
+pub struct Domain {
+    /// Position in the file, for error messages (`domain[i]`).
+    pub index: usize,
+    /// SNI name, lower case.
+    pub name: String,
+    /// Listen address; several domains may share one.
+    pub listen: SocketAddr,
+    /// PEM certificate chain, leaf first.
+    pub certificate: PathBuf,
+    /// PEM private key.
+    pub private_key: PathBuf,
+    /// PEM bundle of trusted CA certificates.
+    pub truststore: PathBuf,
+    /// CRL files.
+    pub crls: Vec<PathBuf>,
+    /// Lowest TLS version accepted.
+    pub min_tls_version: TlsVersion,
+    /// API mappings, longest base path first.
+    pub mappings: Vec<Mapping>,
+}
+
+/// An API mapping: base path -> API stage.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    /// "/" or "/orders" (no trailing slash).
+    pub base_path: String,
+    /// API name.
+    pub api: String,
+    /// Stage name.
+    pub stage: String,
+}
+
+/// An API: stages and routes, `[api.NAME]`.
+#[derive(Debug, Clone)]
+pub struct Api {
+    /// Stages by name.
+    pub stages: BTreeMap<String, Stage>,
+    /// Routes in file order.
+    pub routes: Vec<Route>,
+}
+
+/// A stage of an API, with each route's integration resolved for it.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    /// Stage variables.
+    pub variables: BTreeMap<String, String>,
+    /// `integrations[i]` belongs to `routes[i]` of the API.
+    pub integrations: Vec<Integration>,
+}
+
+/// A route: method and path template -> integration.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Position in the API's route list, for messages.
+    pub index: usize,
+    /// Method to match.
+    pub method: RouteMethod,
+    /// Path template.
+    pub path: PathTemplate,
+    /// Integration URL as written, before substitution.
+    pub integration: String,
+    /// Integration timeout; exceeding it gives 504.
+    pub timeout: Duration,
+}
+
+/// The method a route answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RouteMethod {
+    /// Every method (API Gateway's `ANY`).
+    Any,
+    /// One method.
+    Exact(http::Method),
+}
+
+impl fmt::Display for RouteMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RouteMethod::Any => f.write_str("ANY"),
+            RouteMethod::Exact(m) => f.write_str(m.as_str()),
+        }
+    }
+}
+
+/// A load-balanced pool of targets, `[upstream.NAME]`.
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// `host:port` targets.
+    pub targets: Vec<http::uri::Authority>,
+    /// CA bundle for `https://` integrations (system roots if absent).
+    pub tls_ca: Option<PathBuf>,
+    /// Name checked against the upstream certificate (target host if absent).
+    pub tls_server_name: Option<String>,
+}
+
+/// One problem in a configuration: where it is and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The configuration file.
+    pub file: PathBuf,
+    /// Key path such as `domain[0].truststore`; empty for the whole file.
+    pub key: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.reason)
+        } else {
+            write!(f, "{}: {}: {}", self.file.display(), self.key, self.reason)
+        }
+    }
+}
+
+/// Every problem found in a configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Collects errors against one file while validating.
+#[derive(Debug)]
+pub struct ErrorSink {
+    file: PathBuf,
+    errors: Vec<ConfigError>,
+}
+
+impl ErrorSink {
+    /// A sink for errors in `file`.
+    pub fn new(file: &Path) -> Self {
+        ErrorSink {
+            file: file.to_path_buf(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Record one problem at `key`.
+    pub fn push(&mut self, key: impl Into<String>, reason: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: self.file.clone(),
+            key: key.into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// `Ok(value)` when nothing was recorded, else every problem.
+    pub fn finish<T>(self, value: T) -> Result<T, ConfigErrors> {
+        if self.errors.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigErrors(self.errors))
+        }
+    }
+}
+
+/// Read and validate the file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            key: String::new(),
+            reason: format!("cannot read the configuration file: {e}"),
+        }])
+    })?;
+    parse(path, &text)
+}
+
+/// Validate configuration text as if read from `path`.
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.to_path_buf(),
+            key: String::new(),
+            reason: format!("invalid TOML: {}", e.to_string().trim_end()),
+        }])
+    })?;
+    validate::validate(path, raw)
+}

@@ -1,0 +1,142 @@
+//! Serde mirror of the TOML file: what the user wrote, before any validation.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The whole file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// `[limits]`: request and connection bounds.
+    #[serde(default)]
+    pub limits: RawLimits,
+    /// `[[domain]]`: custom domains with mutual TLS.
+    #[serde(default, rename = "domain")]
+    pub domains: Vec<RawDomain>,
+    /// `[api.NAME]`: APIs with stages and routes.
+    #[serde(default)]
+    pub api: BTreeMap<String, RawApi>,
+    /// `[upstream.NAME]`: load-balanced target pools.
+    #[serde(default)]
+    pub upstream: BTreeMap<String, RawUpstream>,
+}
+
+/// `[limits]` as written; every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// Largest request body, in bytes.
+    pub max_body_bytes: Option<u64>,
+    /// Largest request head, in bytes.
+    pub max_header_bytes: Option<u64>,
+    /// Time allowed for a request head to arrive.
+    pub header_read_timeout_ms: Option<u64>,
+    /// Time allowed for a whole request body to arrive.
+    pub request_body_timeout_ms: Option<u64>,
+    /// Time an idle connection is kept open.
+    pub idle_timeout_ms: Option<u64>,
+    /// Time allowed for the TLS handshake.
+    pub handshake_timeout_ms: Option<u64>,
+    /// Time in-flight requests get to finish on shutdown.
+    pub shutdown_grace_ms: Option<u64>,
+    /// Most client connections open at once, per listener.
+    pub max_connections: Option<u64>,
+}
+
+/// One `[[domain]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDomain {
+    /// SNI name.
+    pub name: String,
+    /// Listen address.
+    pub listen: String,
+    /// PEM certificate chain, leaf first.
+    pub certificate: PathBuf,
+    /// PEM private key.
+    pub private_key: PathBuf,
+    /// PEM bundle of CA certificates trusted for client certificates.
+    pub truststore: PathBuf,
+    /// CRL files, PEM or DER.
+    #[serde(default)]
+    pub crls: Vec<PathBuf>,
+    /// "1.2" or "1.3".
+    pub min_tls_version: Option<String>,
+    /// `[[domain.mapping]]` tables.
+    #[serde(default, rename = "mapping")]
+    pub mappings: Vec<RawMapping>,
+}
+
+/// One `[[domain.mapping]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMapping {
+    /// "/" or "/orders".
+    #[serde(default = "root_path")]
+    pub base_path: String,
+    /// Name of an `[api.NAME]`.
+    pub api: String,
+    /// Name of a stage of that API.
+    pub stage: String,
+}
+
+fn root_path() -> String {
+    "/".to_owned()
+}
+
+/// One `[api.NAME]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApi {
+    /// `[api.NAME.stages.STAGE]` tables.
+    #[serde(default)]
+    pub stages: BTreeMap<String, RawStage>,
+    /// `[[api.NAME.routes]]` tables.
+    #[serde(default)]
+    pub routes: Vec<RawRoute>,
+}
+
+/// One stage of an API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    /// Stage variables, substituted into integration URLs.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+}
+
+/// One route of an API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoute {
+    /// HTTP method or ANY.
+    pub method: String,
+    /// Path template.
+    pub path: String,
+    /// Integration URL template.
+    pub integration: String,
+    /// Integration timeout.
+    pub timeout_ms: Option<u64>,
+}
+
+/// One `[upstream.NAME]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    /// `host:port` targets.
+    pub targets: Vec<String>,
+    /// TLS settings for `https://` integrations to this pool.
+    pub tls: Option<RawUpstreamTls>,
+}
+
+/// TLS settings for an upstream pool.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstreamTls {
+    /// PEM bundle of CAs that sign the upstream's certificate (default: system roots).
+    pub ca: Option<PathBuf>,
+    /// Name to verify the upstream certificate against (default: the target host).
+    pub server_name: Option<String>,
+}

@@ -1,0 +1,329 @@
+//! Route path templates and integration URL templates, parsed once at load time.
+
+use std::collections::BTreeMap;
+
+use http::uri::Authority;
+
+use crate::path::check_path;
+
+/// A route path such as `/items/{id}` or `/files/{proxy+}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathTemplate {
+    /// As written.
+    pub raw: String,
+    /// The same template in the router's syntax (`{*proxy}` for `{proxy+}`).
+    pub router_path: String,
+    /// Parameter names in order.
+    pub params: Vec<String>,
+    /// Whether the last segment is a greedy `{name+}`.
+    pub greedy: bool,
+}
+
+impl PathTemplate {
+    /// Parse a route path; the error says what is wrong with it.
+    pub fn parse(raw: &str) -> Result<PathTemplate, String> {
+        if !raw.starts_with('/') {
+            return Err(format!("path `{raw}` must start with `/`"));
+        }
+        let mut router_path = String::with_capacity(raw.len());
+        let mut params = Vec::new();
+        let mut greedy = false;
+        if raw != "/" {
+            let segments: Vec<&str> = raw[1..].split('/').collect();
+            for (i, seg) in segments.iter().enumerate() {
+                router_path.push('/');
+                if seg.is_empty() {
+                    return Err(format!("path `{raw}` has an empty segment"));
+                }
+                if let Some(inner) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    let (name, plus) = match inner.strip_suffix('+') {
+                        Some(n) => (n, true),
+                        None => (inner, false),
+                    };
+                    if !valid_param_name(name) {
+                        return Err(format!(
+                            "path `{raw}`: `{seg}` is not a valid parameter (letters, digits, `_`, `-`)"
+                        ));
+                    }
+                    if params.iter().any(|p| p == name) {
+                        return Err(format!("path `{raw}` uses parameter `{name}` twice"));
+                    }
+                    if plus {
+                        if i + 1 != segments.len() {
+                            return Err(format!(
+                                "path `{raw}`: greedy `{seg}` must be the last segment"
+                            ));
+                        }
+                        greedy = true;
+                        router_path.push_str(&format!("{{*{name}}}"));
+                    } else {
+                        router_path.push_str(&format!("{{{name}}}"));
+                    }
+                    params.push(name.to_owned());
+                } else {
+                    if seg.contains(['{', '}']) {
+                        return Err(format!(
+                            "path `{raw}`: a parameter must be a whole segment, as in `/{{id}}`"
+                        ));
+                    }
+                    router_path.push_str(seg);
+                }
+            }
+            if let Err(e) = check_path(raw.replace(['{', '}', '+'], "").as_bytes()) {
+                return Err(format!("path `{raw}`: {e}"));
+            }
+        } else {
+            router_path.push('/');
+        }
+        Ok(PathTemplate {
+            raw: raw.to_owned(),
+            router_path,
+            params,
+            greedy,
+        })
+    }
+}
+
+fn valid_param_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// `http` or `https` towards the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// Plain HTTP.
+    Http,
+    /// HTTP over TLS.
+    Https,
+}
+
+impl Scheme {
+    /// `"http"` or `"https"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+}
+
+/// Where an integration sends requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IntegrationTarget {
+    /// A named `[upstream.NAME]` pool.
+    Pool(String),
+    /// One `host:port`, dialled directly.
+    Direct(Authority),
+}
+
+/// One piece of an integration path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathPart {
+    /// Copied as is.
+    Literal(String),
+    /// Replaced by the value of a route path parameter.
+    Param(String),
+}
+
+/// An integration URL for one route in one stage, stage variables already substituted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Integration {
+    /// Scheme towards the upstream.
+    pub scheme: Scheme,
+    /// Pool or direct target.
+    pub target: IntegrationTarget,
+    /// Path pieces; parameters are filled per request.
+    pub path: Vec<PathPart>,
+    /// Fixed query string of the integration, if any.
+    pub query: Option<String>,
+    /// The resolved URL, for logs and errors.
+    pub url: String,
+}
+
+const STAGE_VAR_PREFIX: &str = "${stageVariables.";
+
+/// Replace `${stageVariables.NAME}` with the stage's values; the error names a missing variable.
+pub fn substitute_stage_variables(
+    template: &str,
+    variables: &BTreeMap<String, String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(start) = rest.find(STAGE_VAR_PREFIX) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + STAGE_VAR_PREFIX.len()..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unterminated `{STAGE_VAR_PREFIX}` in `{template}`"))?;
+        let name = &after[..end];
+        match variables.get(name) {
+            Some(v) => out.push_str(v),
+            None => return Err(format!("stage variable `{name}` is not defined")),
+        }
+        rest = &after[end + 1..];
+    }
+    if rest.contains("${") {
+        return Err(format!(
+            "`{template}`: only `${{stageVariables.NAME}}` may be substituted"
+        ));
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+impl Integration {
+    /// Parse a resolved integration URL for a route whose template has `params`.
+    /// A host without a port must name one of `pools`.
+    pub fn parse(
+        url: &str,
+        params: &[String],
+        pools: &dyn Fn(&str) -> bool,
+    ) -> Result<Integration, String> {
+        let (scheme, rest) = if let Some(r) = url.strip_prefix("http://") {
+            (Scheme::Http, r)
+        } else if let Some(r) = url.strip_prefix("https://") {
+            (Scheme::Https, r)
+        } else {
+            return Err(format!(
+                "integration `{url}` must start with `http://` or `https://`"
+            ));
+        };
+        let auth_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let authority = &rest[..auth_end];
+        let rest = &rest[auth_end..];
+        let (path, query) = match rest.split_once('?') {
+            Some((p, q)) => (p, Some(q.to_owned())),
+            None => (rest, None),
+        };
+        let path = if path.is_empty() { "/" } else { path };
+        if authority.is_empty() || authority.contains('@') {
+            return Err(format!("integration `{url}` has no valid host"));
+        }
+        let target = if !authority.contains(':') && pools(authority) {
+            IntegrationTarget::Pool(authority.to_owned())
+        } else {
+            let parsed: Authority = authority
+                .parse()
+                .map_err(|_| format!("integration `{url}`: `{authority}` is not a valid host"))?;
+            if parsed.port_u16().is_none() {
+                return Err(format!(
+                    "integration `{url}`: `{authority}` is not an [upstream.*] pool; \
+                     write `host:port` to dial a host directly"
+                ));
+            }
+            IntegrationTarget::Direct(parsed)
+        };
+        let parts = parse_integration_path(url, path, params)?;
+        Ok(Integration {
+            scheme,
+            target,
+            path: parts,
+            query,
+            url: url.to_owned(),
+        })
+    }
+}
+
+fn parse_integration_path(
+    url: &str,
+    path: &str,
+    params: &[String],
+) -> Result<Vec<PathPart>, String> {
+    let mut parts = Vec::new();
+    let mut literal = String::new();
+    let mut rest = path;
+    while let Some(start) = rest.find('{') {
+        literal.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find('}')
+            .ok_or_else(|| format!("integration `{url}`: unterminated `{{`"))?;
+        let name = &rest[start + 1..start + end];
+        let name = name.strip_suffix('+').unwrap_or(name);
+        if !params.iter().any(|p| p == name) {
+            return Err(format!(
+                "integration `{url}` uses `{{{name}}}`, which is not a parameter of the route path"
+            ));
+        }
+        if !literal.is_empty() {
+            parts.push(PathPart::Literal(std::mem::take(&mut literal)));
+        }
+        parts.push(PathPart::Param(name.to_owned()));
+        rest = &rest[start + end + 1..];
+    }
+    literal.push_str(rest);
+    if literal.contains('}') {
+        return Err(format!("integration `{url}`: unmatched `}}`"));
+    }
+    if !literal.is_empty() {
+        parts.push(PathPart::Literal(literal));
+    }
+    let flat: String = parts
+        .iter()
+        .map(|p| match p {
+            PathPart::Literal(l) => l.as_str(),
+            PathPart::Param(_) => "p",
+        })
+        .collect();
+    if let Err(e) = check_path(flat.as_bytes()) {
+        return Err(format!("integration `{url}`: {e}"));
+    }
+    Ok(parts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn greedy_template_becomes_catch_all() {
+        let t = PathTemplate::parse("/items/{proxy+}").unwrap();
+        assert_eq!(t.router_path, "/items/{*proxy}");
+        assert!(t.greedy);
+        assert_eq!(t.params, vec!["proxy"]);
+    }
+
+    #[test]
+    fn bad_templates_are_refused() {
+        assert!(PathTemplate::parse("items").is_err());
+        assert!(PathTemplate::parse("/a//b").is_err());
+        assert!(PathTemplate::parse("/{p+}/x").is_err());
+        assert!(PathTemplate::parse("/a{b}").is_err());
+        assert!(PathTemplate::parse("/../x").is_err());
+        assert!(PathTemplate::parse("/{a}/{a}").is_err());
+    }
+
+    #[test]
+    fn stage_variables_substitute_or_name_the_missing_one() {
+        let vars = BTreeMap::from([("backend".to_owned(), "pool".to_owned())]);
+        assert_eq!(
+            substitute_stage_variables("http://${stageVariables.backend}/x", &vars).unwrap(),
+            "http://pool/x"
+        );
+        let err = substitute_stage_variables("http://${stageVariables.nope}/x", &vars).unwrap_err();
+        assert!(err.contains("`nope`"), "{err}");
+    }
+
+    #[test]
+    fn integration_parses_pool_direct_and_params() {
+        let params = vec!["proxy".to_owned()];
+        let is_pool = |n: &str| n == "onprem";
+        let i = Integration::parse("http://onprem/rest/items/{proxy}", &params, &is_pool).unwrap();
+        assert_eq!(i.target, IntegrationTarget::Pool("onprem".into()));
+        assert_eq!(
+            i.path,
+            vec![
+                PathPart::Literal("/rest/items/".into()),
+                PathPart::Param("proxy".into())
+            ]
+        );
+        let d = Integration::parse("https://10.0.0.1:8443/x?a=1", &[], &is_pool).unwrap();
+        assert_eq!(d.scheme, Scheme::Https);
+        assert_eq!(d.query.as_deref(), Some("a=1"));
+        assert!(Integration::parse("http://typo/x", &[], &is_pool).is_err());
+        assert!(Integration::parse("http://onprem/{nope}", &[], &is_pool).is_err());
+        assert!(Integration::parse("ftp://onprem/", &[], &is_pool).is_err());
+    }
+}

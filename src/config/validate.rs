@@ -1,0 +1,333 @@
+//! The one fallible step from raw structs to a typed [`Config`], reporting every problem.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use super::raw::{RawApi, RawConfig, RawDomain, RawLimits, RawUpstream};
+use super::template::{Integration, PathTemplate, substitute_stage_variables};
+use super::{
+    Api, Config, ConfigErrors, DEFAULT_INTEGRATION_TIMEOUT, Domain, ErrorSink, Limits, Mapping,
+    Route, RouteMethod, Stage, TlsVersion, Upstream,
+};
+
+pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
+    let mut sink = ErrorSink::new(path);
+    let limits = limits(&raw.limits, &mut sink);
+    let upstreams = upstreams(&raw.upstream, &mut sink);
+    let apis: BTreeMap<String, Api> = raw
+        .api
+        .iter()
+        .map(|(name, api)| (name.clone(), api_config(name, api, &raw.upstream, &mut sink)))
+        .collect();
+    if raw.domains.is_empty() {
+        sink.push("domain", "at least one [[domain]] is required");
+    }
+    let mut seen = BTreeSet::new();
+    let mut domains = Vec::new();
+    for (i, d) in raw.domains.iter().enumerate() {
+        if let Some(domain) = domain(i, d, &apis, &mut sink) {
+            if !seen.insert((domain.name.clone(), domain.listen)) {
+                sink.push(
+                    format!("domain[{i}].name"),
+                    format!(
+                        "`{}` is already defined on {}",
+                        domain.name, domain.listen
+                    ),
+                );
+            }
+            domains.push(domain);
+        }
+    }
+    sink.finish(Config {
+        source: path.to_path_buf(),
+        limits,
+        domains,
+        apis,
+        upstreams,
+    })
+}
+
+fn limits(raw: &RawLimits, sink: &mut ErrorSink) -> Limits {
+    let d = Limits::default();
+    let ms = |v: Option<u64>, key: &str, default: Duration, sink: &mut ErrorSink| match v {
+        Some(0) => {
+            sink.push(format!("limits.{key}"), "must be greater than 0");
+            default
+        }
+        Some(v) => Duration::from_millis(v),
+        None => default,
+    };
+    let max_header_bytes = match raw.max_header_bytes {
+        Some(v) if !(1024..=1024 * 1024).contains(&v) => {
+            sink.push(
+                "limits.max_header_bytes",
+                "must be between 1024 and 1048576",
+            );
+            d.max_header_bytes
+        }
+        Some(v) => v as usize,
+        None => d.max_header_bytes,
+    };
+    let max_connections = match raw.max_connections {
+        Some(0) => {
+            sink.push("limits.max_connections", "must be greater than 0");
+            d.max_connections
+        }
+        Some(v) => v as usize,
+        None => d.max_connections,
+    };
+    Limits {
+        max_body_bytes: raw.max_body_bytes.unwrap_or(d.max_body_bytes),
+        max_header_bytes,
+        header_read_timeout: ms(
+            raw.header_read_timeout_ms,
+            "header_read_timeout_ms",
+            d.header_read_timeout,
+            sink,
+        ),
+        request_body_timeout: ms(
+            raw.request_body_timeout_ms,
+            "request_body_timeout_ms",
+            d.request_body_timeout,
+            sink,
+        ),
+        idle_timeout: ms(raw.idle_timeout_ms, "idle_timeout_ms", d.idle_timeout, sink),
+        handshake_timeout: ms(
+            raw.handshake_timeout_ms,
+            "handshake_timeout_ms",
+            d.handshake_timeout,
+            sink,
+        ),
+        shutdown_grace: ms(
+            raw.shutdown_grace_ms,
+            "shutdown_grace_ms",
+            d.shutdown_grace,
+            sink,
+        ),
+        max_connections,
+    }
+}
+
+fn upstreams(
+    raw: &BTreeMap<String, RawUpstream>,
+    sink: &mut ErrorSink,
+) -> BTreeMap<String, Upstream> {
+    let mut out = BTreeMap::new();
+    for (name, up) in raw {
+        let key = format!("upstream.{name}");
+        if up.targets.is_empty() {
+            sink.push(format!("{key}.targets"), "needs at least one `host:port` target");
+        }
+        let mut targets = Vec::new();
+        for (i, t) in up.targets.iter().enumerate() {
+            match t.parse::<http::uri::Authority>() {
+                Ok(a) if a.port_u16().is_some() && !t.contains(['/', '@']) => targets.push(a),
+                _ => sink.push(
+                    format!("{key}.targets[{i}]"),
+                    format!("`{t}` is not `host:port`"),
+                ),
+            }
+        }
+        out.insert(
+            name.clone(),
+            Upstream {
+                targets,
+                tls_ca: up.tls.as_ref().and_then(|t| t.ca.clone()),
+                tls_server_name: up.tls.as_ref().and_then(|t| t.server_name.clone()),
+            },
+        );
+    }
+    out
+}
+
+fn api_config(
+    name: &str,
+    raw: &RawApi,
+    pools: &BTreeMap<String, RawUpstream>,
+    sink: &mut ErrorSink,
+) -> Api {
+    let key = format!("api.{name}");
+    if raw.stages.is_empty() {
+        sink.push(format!("{key}.stages"), "an API needs at least one stage");
+    }
+    if raw.routes.is_empty() {
+        sink.push(format!("{key}.routes"), "an API needs at least one route");
+    }
+    let mut routes = Vec::new();
+    for (i, r) in raw.routes.iter().enumerate() {
+        let rkey = format!("{key}.routes[{i}]");
+        let method = match r.method.to_ascii_uppercase().as_str() {
+            "ANY" => Some(RouteMethod::Any),
+            m => match http::Method::from_bytes(m.as_bytes()) {
+                Ok(m) => Some(RouteMethod::Exact(m)),
+                Err(_) => {
+                    sink.push(
+                        format!("{rkey}.method"),
+                        format!("`{}` is not an HTTP method or ANY", r.method),
+                    );
+                    None
+                }
+            },
+        };
+        let path = match PathTemplate::parse(&r.path) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                sink.push(format!("{rkey}.path"), e);
+                None
+            }
+        };
+        let timeout = match r.timeout_ms {
+            Some(0) => {
+                sink.push(format!("{rkey}.timeout_ms"), "must be greater than 0");
+                DEFAULT_INTEGRATION_TIMEOUT
+            }
+            Some(ms) => Duration::from_millis(ms),
+            None => DEFAULT_INTEGRATION_TIMEOUT,
+        };
+        if let (Some(method), Some(path)) = (method, path) {
+            routes.push(Route {
+                index: i,
+                method,
+                path,
+                integration: r.integration.clone(),
+                timeout,
+            });
+        }
+    }
+    let is_pool = |n: &str| pools.contains_key(n);
+    let mut stages = BTreeMap::new();
+    for (stage_name, stage) in &raw.stages {
+        let mut integrations = Vec::new();
+        for route in &routes {
+            let ikey = format!("{key}.routes[{}].integration", route.index);
+            let resolved = match substitute_stage_variables(&route.integration, &stage.variables) {
+                Ok(url) => url,
+                Err(e) => {
+                    sink.push(ikey, format!("{e} in stage `{stage_name}`"));
+                    continue;
+                }
+            };
+            match Integration::parse(&resolved, &route.path.params, &is_pool) {
+                Ok(i) => integrations.push(i),
+                Err(e) => sink.push(ikey, format!("{e} (stage `{stage_name}`)")),
+            }
+        }
+        stages.insert(
+            stage_name.clone(),
+            Stage {
+                variables: stage.variables.clone(),
+                integrations,
+            },
+        );
+    }
+    Api { stages, routes }
+}
+
+fn domain(
+    i: usize,
+    raw: &RawDomain,
+    apis: &BTreeMap<String, Api>,
+    sink: &mut ErrorSink,
+) -> Option<Domain> {
+    let key = format!("domain[{i}]");
+    let name = raw.name.trim().to_ascii_lowercase();
+    if name.is_empty() || name.contains(['/', ' ', ':']) {
+        sink.push(format!("{key}.name"), format!("`{}` is not a DNS name", raw.name));
+    }
+    let listen = match raw.listen.parse::<SocketAddr>() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            sink.push(
+                format!("{key}.listen"),
+                format!("`{}` is not an `ip:port` address", raw.listen),
+            );
+            None
+        }
+    };
+    let min_tls_version = match raw.min_tls_version.as_deref() {
+        None | Some("1.2") => TlsVersion::Tls12,
+        Some("1.3") => TlsVersion::Tls13,
+        Some(other) => {
+            sink.push(
+                format!("{key}.min_tls_version"),
+                format!("`{other}` is not \"1.2\" or \"1.3\""),
+            );
+            TlsVersion::Tls12
+        }
+    };
+    for (field, file) in [
+        ("certificate", &raw.certificate),
+        ("private_key", &raw.private_key),
+        ("truststore", &raw.truststore),
+    ] {
+        if let Err(e) = std::fs::metadata(file) {
+            sink.push(format!("{key}.{field}"), format!("{}: {e}", file.display()));
+        }
+    }
+    for (j, file) in raw.crls.iter().enumerate() {
+        if let Err(e) = std::fs::metadata(file) {
+            sink.push(format!("{key}.crls[{j}]"), format!("{}: {e}", file.display()));
+        }
+    }
+    if raw.mappings.is_empty() {
+        sink.push(
+            format!("{key}.mapping"),
+            "a domain needs at least one [[domain.mapping]]",
+        );
+    }
+    let mut mappings = Vec::new();
+    let mut base_paths = BTreeSet::new();
+    for (j, m) in raw.mappings.iter().enumerate() {
+        let mkey = format!("{key}.mapping[{j}]");
+        let base = m.base_path.trim_end_matches('/');
+        let base = if base.is_empty() { "/" } else { base };
+        if !m.base_path.starts_with('/') || crate::path::check_path(base.as_bytes()).is_err() {
+            sink.push(
+                format!("{mkey}.base_path"),
+                format!("`{}` must be \"/\" or a path such as \"/orders\"", m.base_path),
+            );
+            continue;
+        }
+        if !base_paths.insert(base.to_owned()) {
+            sink.push(
+                format!("{mkey}.base_path"),
+                format!("`{base}` is mapped twice on this domain"),
+            );
+        }
+        match apis.get(&m.api) {
+            None => sink.push(
+                format!("{mkey}.api"),
+                format!("no [api.{}] is defined", m.api),
+            ),
+            Some(api) if !api.stages.contains_key(&m.stage) => sink.push(
+                format!("{mkey}.stage"),
+                format!(
+                    "api `{}` has no stage `{}` (it has: {})",
+                    m.api,
+                    m.stage,
+                    api.stages.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            Some(_) => {}
+        }
+        mappings.push(Mapping {
+            base_path: base.to_owned(),
+            api: m.api.clone(),
+            stage: m.stage.clone(),
+        });
+    }
+    mappings.sort_by_key(|m| std::cmp::Reverse(m.base_path.len()));
+    Some(Domain {
+        index: i,
+        name,
+        listen: listen?,
+        certificate: raw.certificate.clone(),
+        private_key: raw.private_key.clone(),
+        truststore: raw.truststore.clone(),
+        crls: raw.crls.clone(),
+        min_tls_version,
+        mappings,
+    })
+}

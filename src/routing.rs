@@ -1,0 +1,412 @@
+//! Request routing, as API Gateway does it: domain -> API mapping (longest base path) -> route
+//! (method and path template) -> the stage's integration.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use http::Method;
+
+use crate::config::{Api, Config, ErrorSink, Integration, Route, RouteMethod};
+
+/// The routes of one API, shared by all its stages: a segment trie with API Gateway precedence
+/// (literal segment, then `{param}`, then greedy `{param+}`; an explicit method before `ANY`).
+#[derive(Debug)]
+pub struct ApiRouter {
+    root: Node,
+    /// Route display names such as `GET /inventory`, by route position.
+    names: Vec<Arc<str>>,
+    timeouts: Vec<std::time::Duration>,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    literal: HashMap<String, Node>,
+    param: Option<(String, Box<Node>)>,
+    greedy: Option<(String, Slot)>,
+    slot: Slot,
+}
+
+/// Routes ending at one node: explicit methods, then `ANY`.
+#[derive(Debug, Default)]
+struct Slot {
+    exact: Vec<(Method, usize)>,
+    any: Option<usize>,
+}
+
+impl Slot {
+    fn find(&self, method: &Method) -> Option<usize> {
+        self.exact
+            .iter()
+            .find(|(m, _)| m == method)
+            .map(|(_, i)| *i)
+            .or(self.any)
+    }
+
+    /// Add route `pos`; on a duplicate, the position already there.
+    fn add(&mut self, method: &RouteMethod, pos: usize) -> Result<(), usize> {
+        match method {
+            RouteMethod::Any => match self.any {
+                Some(prev) => Err(prev),
+                None => {
+                    self.any = Some(pos);
+                    Ok(())
+                }
+            },
+            RouteMethod::Exact(m) => match self.exact.iter().find(|(x, _)| x == m) {
+                Some((_, prev)) => Err(*prev),
+                None => {
+                    self.exact.push((m.clone(), pos));
+                    Ok(())
+                }
+            },
+        }
+    }
+}
+
+impl ApiRouter {
+    /// Build the router of API `name`; collisions are reported to `sink`.
+    pub fn build(name: &str, api: &Api, sink: &mut ErrorSink) -> ApiRouter {
+        let mut root = Node::default();
+        for (pos, route) in api.routes.iter().enumerate() {
+            let key = format!("api.{name}.routes[{}]", route.index);
+            if let Err(reason) = insert(&mut root, route, pos) {
+                let reason = match reason {
+                    Conflict::Duplicate(prev) => format!(
+                        "route `{} {}` is defined twice (also api.{name}.routes[{}])",
+                        route.method, route.path.raw, api.routes[prev].index
+                    ),
+                    Conflict::Sibling(other) => format!(
+                        "`{}`: a sibling path part `{{{other}}}` already exists at this position; \
+                         parameters at the same position must share one name",
+                        route.path.raw
+                    ),
+                };
+                sink.push(key, reason);
+            }
+        }
+        ApiRouter {
+            root,
+            names: api.routes.iter().map(route_name).collect(),
+            timeouts: api.routes.iter().map(|r| r.timeout).collect(),
+        }
+    }
+
+    /// The route for `method` and `path`, with its path parameters.
+    pub fn at<'p>(&self, method: &Method, path: &'p str) -> Option<RouteMatch<'_, 'p>> {
+        let rest = path.strip_prefix('/')?;
+        let mut params = Vec::new();
+        let index = lookup(&self.root, method, rest, &mut params)?;
+        Some(RouteMatch { index, params })
+    }
+
+    /// Display name of the route at `index`, such as `GET /inventory`.
+    pub fn name(&self, index: usize) -> &Arc<str> {
+        &self.names[index]
+    }
+
+    /// Integration timeout of the route at `index`.
+    pub fn timeout(&self, index: usize) -> std::time::Duration {
+        self.timeouts[index]
+    }
+}
+
+enum Conflict {
+    Duplicate(usize),
+    Sibling(String),
+}
+
+fn insert(root: &mut Node, route: &Route, pos: usize) -> Result<(), Conflict> {
+    let mut node = root;
+    let raw = route.path.raw.as_str();
+    if raw != "/" {
+        let segments: Vec<&str> = raw[1..].split('/').collect();
+        for seg in segments {
+            if let Some(inner) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                if let Some(name) = inner.strip_suffix('+') {
+                    match &mut node.greedy {
+                        Some((existing, _)) if existing != name => {
+                            return Err(Conflict::Sibling(format!("{existing}+")));
+                        }
+                        Some((_, slot)) => return slot.add(&route.method, pos).map_err(Conflict::Duplicate),
+                        None => {
+                            let mut slot = Slot::default();
+                            slot.add(&route.method, pos).map_err(Conflict::Duplicate)?;
+                            node.greedy = Some((name.to_owned(), slot));
+                            return Ok(());
+                        }
+                    }
+                }
+                let (existing, child) =
+                    node.param.get_or_insert_with(|| (inner.to_owned(), Box::default()));
+                if existing != inner {
+                    return Err(Conflict::Sibling(existing.clone()));
+                }
+                node = child;
+            } else {
+                node = node.literal.entry(seg.to_owned()).or_default();
+            }
+        }
+    }
+    node.slot.add(&route.method, pos).map_err(Conflict::Duplicate)
+}
+
+/// Depth-first match with backtracking: literal, then parameter, then greedy.
+fn lookup<'r, 'p>(
+    node: &'r Node,
+    method: &Method,
+    rest: &'p str,
+    params: &mut Vec<(&'r str, &'p str)>,
+) -> Option<usize> {
+    if rest.is_empty() {
+        return node.slot.find(method);
+    }
+    let (seg, tail) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, ""),
+    };
+    if seg.is_empty() {
+        return None;
+    }
+    // A trailing slash (`/a/`) leaves an empty tail after a segment: treat as the end.
+    let tail_is_end = tail.is_empty();
+    if let Some(child) = node.literal.get(seg) {
+        if tail_is_end {
+            if let Some(i) = child.slot.find(method) {
+                return Some(i);
+            }
+        } else if let Some(i) = lookup(child, method, tail, params) {
+            return Some(i);
+        }
+    }
+    if let Some((name, child)) = &node.param {
+        params.push((name.as_str(), seg));
+        let found = if tail_is_end {
+            child.slot.find(method)
+        } else {
+            lookup(child, method, tail, params)
+        };
+        if found.is_some() {
+            return found;
+        }
+        params.pop();
+    }
+    if let Some((name, slot)) = &node.greedy {
+        if let Some(i) = slot.find(method) {
+            params.push((name.as_str(), rest.trim_end_matches('/')));
+            return Some(i);
+        }
+    }
+    None
+}
+
+fn route_name(r: &Route) -> Arc<str> {
+    format!("{} {}", r.method, r.path.raw).into()
+}
+
+/// A matched route: its position and path parameters.
+#[derive(Debug)]
+pub struct RouteMatch<'r, 'p> {
+    /// Position of the route in its API.
+    pub index: usize,
+    /// Path parameters as (name, raw value), still percent-encoded.
+    pub params: Vec<(&'r str, &'p str)>,
+}
+
+impl RouteMatch<'_, '_> {
+    /// The raw value of parameter `name`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+    }
+}
+
+/// One API stage as a mapping target.
+#[derive(Debug)]
+pub struct StageTarget {
+    /// API name.
+    pub api: Arc<str>,
+    /// Stage name.
+    pub stage: Arc<str>,
+    /// The API's routes.
+    pub router: Arc<ApiRouter>,
+    /// Integrations of this stage, by route position.
+    pub integrations: Vec<Integration>,
+}
+
+/// The mappings of one domain, longest base path first.
+#[derive(Debug)]
+pub struct DomainRoutes {
+    mappings: Vec<(String, Arc<StageTarget>)>,
+}
+
+impl DomainRoutes {
+    /// The stage a request path maps to, and the path with the base path removed.
+    pub fn map<'p>(&self, path: &'p str) -> Option<(&Arc<StageTarget>, &'p str)> {
+        for (base, target) in &self.mappings {
+            if base == "/" {
+                return Some((target, path));
+            }
+            if let Some(rest) = path.strip_prefix(base.as_str()) {
+                if rest.is_empty() {
+                    return Some((target, "/"));
+                }
+                if rest.starts_with('/') {
+                    return Some((target, rest));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Build the routes of every domain in `config`, reporting collisions.
+pub fn build(config: &Config, sink: &mut ErrorSink) -> Vec<DomainRoutes> {
+    let routers: BTreeMap<&str, Arc<ApiRouter>> = config
+        .apis
+        .iter()
+        .map(|(name, api)| (name.as_str(), Arc::new(ApiRouter::build(name, api, sink))))
+        .collect();
+    let mut stages: BTreeMap<(&str, &str), Arc<StageTarget>> = BTreeMap::new();
+    for (api_name, api) in &config.apis {
+        for (stage_name, stage) in &api.stages {
+            stages.insert(
+                (api_name, stage_name),
+                Arc::new(StageTarget {
+                    api: api_name.as_str().into(),
+                    stage: stage_name.as_str().into(),
+                    router: routers[api_name.as_str()].clone(),
+                    integrations: stage.integrations.clone(),
+                }),
+            );
+        }
+    }
+    config
+        .domains
+        .iter()
+        .map(|d| DomainRoutes {
+            mappings: d
+                .mappings
+                .iter()
+                .filter_map(|m| {
+                    let t = stages.get(&(m.api.as_str(), m.stage.as_str()))?;
+                    Some((m.base_path.clone(), t.clone()))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn config(routes: &str) -> Result<Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let f = |n: &str| {
+            let p = dir.path().join(n);
+            std::fs::write(&p, "x").unwrap();
+            p.display().to_string()
+        };
+        let text = format!(
+            r#"
+[[domain]]
+name = "api.example.com"
+listen = "127.0.0.1:0"
+certificate = "{}"
+private_key = "{}"
+truststore = "{}"
+[[domain.mapping]]
+base_path = "/"
+api = "a"
+stage = "prod"
+[[domain.mapping]]
+base_path = "/orders"
+api = "a"
+stage = "dev"
+[api.a.stages.prod]
+variables = {{ b = "pool" }}
+[api.a.stages.dev]
+variables = {{ b = "127.0.0.1:9" }}
+[upstream.pool]
+targets = ["127.0.0.1:1"]
+{routes}"#,
+            f("c"),
+            f("k"),
+            f("t")
+        );
+        crate::config::parse(Path::new("t.toml"), &text).map_err(|e| e.to_string())
+    }
+
+    fn route(method: &str, path: &str) -> String {
+        format!(
+            "[[api.a.routes]]\nmethod = \"{method}\"\npath = \"{path}\"\nintegration = \"http://${{stageVariables.b}}/x\"\n"
+        )
+    }
+
+    #[test]
+    fn specific_beats_greedy_and_explicit_beats_any() {
+        let routes = [
+            route("ANY", "/items/{proxy+}"),
+            route("GET", "/items/{id}"),
+            route("ANY", "/items/special"),
+            route("GET", "/items/special"),
+        ]
+        .concat();
+        let cfg = config(&routes).unwrap();
+        let mut sink = ErrorSink::new(Path::new("t.toml"));
+        let domains = build(&cfg, &mut sink);
+        assert!(sink.is_empty(), "{:?}", sink);
+        let (t, rest) = domains[0].map("/items/special").unwrap();
+        assert_eq!(rest, "/items/special");
+        let r = t.router.at(&Method::GET, rest).unwrap();
+        assert_eq!(&**t.router.name(r.index), "GET /items/special");
+        let r = t.router.at(&Method::POST, "/items/special").unwrap();
+        assert_eq!(&**t.router.name(r.index), "ANY /items/special");
+        let r = t.router.at(&Method::GET, "/items/7").unwrap();
+        assert_eq!(r.param("id"), Some("7"));
+        let r = t.router.at(&Method::POST, "/items/7").unwrap();
+        assert_eq!(r.param("proxy"), Some("7"));
+        let r = t.router.at(&Method::GET, "/items/a/b").unwrap();
+        assert_eq!(r.param("proxy"), Some("a/b"));
+        assert!(t.router.at(&Method::GET, "/items").is_none());
+        assert!(t.router.at(&Method::GET, "/items/").is_none());
+    }
+
+    #[test]
+    fn greedy_root_does_not_match_slash() {
+        let cfg = config(&route("ANY", "/{proxy+}")).unwrap();
+        let mut sink = ErrorSink::new(Path::new("t.toml"));
+        let domains = build(&cfg, &mut sink);
+        let (t, rest) = domains[0].map("/").unwrap();
+        assert!(t.router.at(&Method::GET, rest).is_none());
+        assert!(t.router.at(&Method::GET, "/x").is_some());
+    }
+
+    #[test]
+    fn longest_base_path_wins_and_is_stripped() {
+        let cfg = config(&route("GET", "/x")).unwrap();
+        let mut sink = ErrorSink::new(Path::new("t.toml"));
+        let domains = build(&cfg, &mut sink);
+        let (t, rest) = domains[0].map("/orders/x").unwrap();
+        assert_eq!((&*t.stage, rest), ("dev", "/x"));
+        let (t, rest) = domains[0].map("/orders").unwrap();
+        assert_eq!((&*t.stage, rest), ("dev", "/"));
+        let (t, rest) = domains[0].map("/ordersx").unwrap();
+        assert_eq!((&*t.stage, rest), ("prod", "/ordersx"));
+    }
+
+    #[test]
+    fn duplicate_and_conflicting_routes_are_refused() {
+        let cfg = config(&[route("GET", "/x"), route("GET", "/x")].concat()).unwrap();
+        let mut sink = ErrorSink::new(Path::new("t.toml"));
+        build(&cfg, &mut sink);
+        let err = sink.finish(()).unwrap_err().to_string();
+        assert!(err.contains("api.a.routes[1]") && err.contains("defined twice"), "{err}");
+
+        let cfg = config(&[route("GET", "/x/{a}"), route("GET", "/x/{b}/y")].concat()).unwrap();
+        let mut sink = ErrorSink::new(Path::new("t.toml"));
+        build(&cfg, &mut sink);
+        let err = sink.finish(()).unwrap_err().to_string();
+        assert!(err.contains("routes[1]") && err.contains("sibling"), "{err}");
+    }
+}
