@@ -14,7 +14,7 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -306,15 +306,14 @@ async fn run_upstream(listen: SocketAddr) -> Result<()> {
                     _ => None,
                 };
                 async move {
-                    let resp = match body {
+                    match body {
                         Some(b) => Response::builder()
                             .header(header::CONTENT_TYPE, "application/json")
                             .body(Full::new(b)),
                         None => Response::builder()
                             .status(StatusCode::NOT_FOUND)
                             .body(Full::new(Bytes::from_static(b"not found\n"))),
-                    };
-                    resp
+                    }
                 }
             });
             let _ = hyper::server::conn::http1::Builder::new()
@@ -347,6 +346,8 @@ struct Ctx {
     connect_timeout: Duration,
     /// Bound on one request with its body.
     request_timeout: Duration,
+    /// Negotiated protocol, cipher suite and key exchange of the first connection.
+    negotiated: Arc<OnceLock<String>>,
 }
 
 /// An established HTTP/1.1-over-mTLS connection.
@@ -370,6 +371,22 @@ impl Ctx {
         )
         .await
         .map_err(|_| anyhow!("handshake timeout"))??;
+        if self.negotiated.get().is_none() {
+            let c = tls.get_ref().1;
+            let show = |v: Option<String>| v.unwrap_or_else(|| "?".to_owned());
+            let _ = self.negotiated.set(format!(
+                "{}/{}/{}",
+                show(c.protocol_version().map(|v| format!("{v:?}"))),
+                show(
+                    c.negotiated_cipher_suite()
+                        .map(|s| format!("{:?}", s.suite()))
+                ),
+                show(
+                    c.negotiated_key_exchange_group()
+                        .map(|g| format!("{:?}", g.name()))
+                )
+            ));
+        }
         let (sender, conn) = client_h1::handshake(TokioIo::new(tls)).await?;
         let task = tokio::spawn(async move {
             let _ = conn.await;
@@ -601,14 +618,24 @@ async fn handshake_worker(ctx: Arc<Ctx>) -> Stats {
 fn proc_cpu_ticks(pids: &[u32]) -> Option<u64> {
     let mut sum = 0;
     for pid in pids {
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // Field 2 (comm) may contain spaces: split after its closing parenthesis.
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        // `rest` starts at field 3, so field N is f[N - 3].
-        sum += f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        sum += stat_cpu_ticks(&format!("/proc/{pid}/stat"))?;
     }
     Some(sum)
+}
+
+/// utime+stime (clock ticks) from one `/proc/.../stat` file.
+fn stat_cpu_ticks(path: &str) -> Option<u64> {
+    let stat = fs::read_to_string(path).ok()?;
+    // Field 2 (comm) may contain spaces: split after its closing parenthesis.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // `rest` starts at field 3, so field N is f[N - 3].
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// CPU ticks of this load generator process.
+fn self_cpu_ticks() -> Option<u64> {
+    stat_cpu_ticks("/proc/self/stat")
 }
 
 /// Sum of VmRSS (kB) of `pids`.
@@ -657,6 +684,10 @@ struct Report {
     window: f64,
     /// Proxy CPU ticks spent in the window.
     cpu_ticks: Option<u64>,
+    /// Load generator CPU ticks spent in the window.
+    client_ticks: Option<u64>,
+    /// Idle mode: proxy CPU ticks spent while the connections were held idle.
+    idle_cpu_ticks: Option<u64>,
     /// Proxy RSS before the idle connections (kB).
     rss_before_kb: Option<u64>,
     /// Proxy RSS right after the idle connections were opened (kB).
@@ -665,6 +696,8 @@ struct Report {
     rss_idle_kb: Option<u64>,
     /// Idle connections still open at the end of the hold.
     open: Option<usize>,
+    /// Negotiated protocol/suite/group.
+    negotiated: Option<String>,
 }
 
 /// Runs `load` and prints the result.
@@ -686,7 +719,8 @@ async fn run_load(args: LoadArgs) -> Result<()> {
     let path = uri
         .path_and_query()
         .map_or("/".to_owned(), |p| p.as_str().to_owned());
-    if args.connections == 0 || !(args.duration > 0.0) || args.warmup < 0.0 {
+    if args.connections == 0 || args.duration.is_nan() || args.duration <= 0.0 || args.warmup < 0.0
+    {
         bail!("--connections and --duration must be > 0, --warmup >= 0");
     }
     let connector = TlsConnector::from(Arc::new(client_config(&args)?));
@@ -704,6 +738,7 @@ async fn run_load(args: LoadArgs) -> Result<()> {
         end,
         connect_timeout: Duration::from_millis(args.connect_timeout_ms),
         request_timeout: Duration::from_millis(args.request_timeout_ms),
+        negotiated: Arc::new(OnceLock::new()),
     });
     let report = match args.mode {
         Mode::Keepalive | Mode::Handshake => run_timed(&args, &ctx).await?,
@@ -719,10 +754,10 @@ async fn run_timed(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
     let (warm_end, end) = (ctx.warm_end, ctx.end);
     let sampler = tokio::spawn(async move {
         sleep_until(warm_end).await;
-        let c0 = proc_cpu_ticks(&pids);
+        let (c0, s0) = (proc_cpu_ticks(&pids), self_cpu_ticks());
         sleep_until(end).await;
-        let c1 = proc_cpu_ticks(&pids);
-        c0.zip(c1).map(|(a, b)| b.saturating_sub(a))
+        let (c1, s1) = (proc_cpu_ticks(&pids), self_cpu_ticks());
+        (delta(c0, c1), delta(s0, s1))
     });
     let workers: Vec<_> = (0..args.connections)
         .map(|_| {
@@ -733,7 +768,7 @@ async fn run_timed(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
             }
         })
         .collect();
-    let cpu_ticks = sampler.await?;
+    let (cpu_ticks, client_ticks) = sampler.await?;
     let mut stats = Stats::new();
     // Workers finish their in-flight request after `end`; each request is bounded.
     let grace = ctx.connect_timeout * 2 + ctx.request_timeout + Duration::from_secs(2);
@@ -749,10 +784,13 @@ async fn run_timed(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
         stats,
         window: args.duration,
         cpu_ticks,
+        client_ticks,
+        idle_cpu_ticks: None,
         rss_before_kb: None,
         rss_open_kb: None,
         rss_idle_kb: None,
         open: None,
+        negotiated: ctx.negotiated.get().cloned(),
     })
 }
 
@@ -781,6 +819,7 @@ async fn run_idle(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
         end: Instant::now() + Duration::from_secs(3600),
         connect_timeout: ctx.connect_timeout,
         request_timeout: ctx.request_timeout,
+        negotiated: ctx.negotiated.clone(),
     });
     if args.warmup > 0.0 {
         // Touch the proxy's lazy per-process state with a few short-lived connections.
@@ -797,7 +836,7 @@ async fn run_idle(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
         sleep(Duration::from_secs_f64(args.warmup)).await;
     }
     let rss_before_kb = proc_rss_kb(&args.proxy_pids);
-    let cpu0 = proc_cpu_ticks(&args.proxy_pids);
+    let (cpu0, self0) = (proc_cpu_ticks(&args.proxy_pids), self_cpu_ticks());
 
     let mut stats = Stats::new();
     let mut conns: Vec<Conn> = Vec::with_capacity(args.connections);
@@ -834,9 +873,10 @@ async fn run_idle(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
         );
     }
     let rss_open_kb = proc_rss_kb(&args.proxy_pids);
+    let (cpu1, self1) = (proc_cpu_ticks(&args.proxy_pids), self_cpu_ticks());
     sleep(Duration::from_secs_f64(args.duration)).await;
     let rss_idle_kb = proc_rss_kb(&args.proxy_pids);
-    let cpu1 = proc_cpu_ticks(&args.proxy_pids);
+    let cpu2 = proc_cpu_ticks(&args.proxy_pids);
     let open = conns.iter().filter(|c| !c.sender.is_closed()).count();
     for c in conns.drain(..) {
         drop(c.sender);
@@ -845,12 +885,20 @@ async fn run_idle(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
     Ok(Report {
         stats,
         window: open_secs,
-        cpu_ticks: cpu0.zip(cpu1).map(|(a, b)| b.saturating_sub(a)),
+        cpu_ticks: delta(cpu0, cpu1),
+        client_ticks: delta(self0, self1),
+        idle_cpu_ticks: delta(cpu1, cpu2),
         rss_before_kb,
         rss_open_kb,
         rss_idle_kb,
         open: Some(open),
+        negotiated: ctx.negotiated.get().cloned(),
     })
+}
+
+/// `b - a` when both samples exist.
+fn delta(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    a.zip(b).map(|(a, b)| b.saturating_sub(a))
 }
 
 /// Formats an optional number for JSON.
@@ -872,14 +920,15 @@ fn print_report(args: &LoadArgs, r: &Report) {
         .cpu_ticks
         .filter(|_| s.requests > 0)
         .map(|t| t as f64 * 1e6 / args.clk_tck as f64 / s.requests as f64);
-    let cpu_pct = r
-        .cpu_ticks
-        .map(|t| t as f64 * 100.0 / args.clk_tck as f64 / r.window);
+    let pct = |ticks: Option<u64>| ticks.map(|t| t as f64 * 100.0 / args.clk_tck as f64 / r.window);
+    let cpu_pct = pct(r.cpu_ticks);
+    let client_pct = pct(r.client_ticks);
     let mem_per_conn = match (r.rss_before_kb, r.rss_idle_kb, r.open) {
         (Some(b), Some(i), Some(o)) if o > 0 => Some((i as f64 - b as f64) * 1024.0 / o as f64),
         _ => None,
     };
     let mode = format!("{:?}", args.mode).to_lowercase();
+    let tls = r.negotiated.as_deref().unwrap_or("-");
     if args.json {
         let mut line = String::new();
         line.push_str(&format!(
@@ -905,6 +954,11 @@ fn print_report(args: &LoadArgs, r: &Report) {
             json_opt(cpu_pct.map(|v| format!("{v:.1}")))
         ));
         line.push_str(&format!(
+            "\"tls\":\"{tls}\",\"client_cpu_pct\":{},\"proxy_idle_cpu_ticks\":{},",
+            json_opt(client_pct.map(|v| format!("{v:.1}"))),
+            json_opt(r.idle_cpu_ticks)
+        ));
+        line.push_str(&format!(
             "\"rss_before_kb\":{},\"rss_open_kb\":{},\"rss_idle_kb\":{},\"open\":{},\"mem_per_conn_bytes\":{}}}",
             json_opt(r.rss_before_kb),
             json_opt(r.rss_open_kb),
@@ -917,7 +971,7 @@ fn print_report(args: &LoadArgs, r: &Report) {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,
-            "{} mode={mode} url={} connections={} window={:.2}s",
+            "{} mode={mode} url={} connections={} window={:.2}s tls={tls}",
             args.label, args.url, args.connections, r.window
         );
         let _ = writeln!(
@@ -933,19 +987,21 @@ fn print_report(args: &LoadArgs, r: &Report) {
         if let Some(t) = r.cpu_ticks {
             let _ = writeln!(
                 out,
-                "  proxy cpu: {t} ticks ({:.1}% of one core), {} us/req",
+                "  proxy cpu: {t} ticks ({:.1}% of one core), {} us/req; loadgen cpu {}%",
                 cpu_pct.unwrap_or(0.0),
-                cpu_us_per_req.map_or("-".to_owned(), |v| format!("{v:.2}"))
+                cpu_us_per_req.map_or("-".to_owned(), |v| format!("{v:.2}")),
+                client_pct.map_or("-".to_owned(), |v| format!("{v:.1}"))
             );
         }
         if let Some(o) = r.open {
             let _ = writeln!(
                 out,
-                "  open={o} rss_before={}kB rss_open={}kB rss_idle={}kB per_conn={}B",
+                "  open={o} rss_before={}kB rss_open={}kB rss_idle={}kB per_conn={}B idle_cpu_ticks={}",
                 json_opt(r.rss_before_kb),
                 json_opt(r.rss_open_kb),
                 json_opt(r.rss_idle_kb),
-                json_opt(mem_per_conn.map(|v| format!("{v:.0}")))
+                json_opt(mem_per_conn.map(|v| format!("{v:.0}"))),
+                json_opt(r.idle_cpu_ticks)
             );
         }
     }

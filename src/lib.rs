@@ -6,3 +6,15 @@
 pub mod config;
 pub mod path;
 pub mod routing;
+pub mod tls;
+pub mod body;
+pub mod error;
+pub mod forward;
+pub mod service;
+pub mod state;
+pub mod telemetry;
+pub mod upstream;
+pub mod pki;
+pub mod server;
+pub mod demo;
+pub mod shutdown;

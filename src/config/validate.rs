@@ -130,6 +130,14 @@ fn upstreams(
                 ),
             }
         }
+        if let Some(sn) = up.tls.as_ref().and_then(|t| t.server_name.as_ref()) {
+            if rustls_pki_types::ServerName::try_from(sn.as_str()).is_err() {
+                sink.push(
+                    format!("{key}.tls.server_name"),
+                    format!("`{sn}` is not a DNS name or IP address"),
+                );
+            }
+        }
         out.insert(
             name.clone(),
             Upstream {

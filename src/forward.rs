@@ -1,0 +1,142 @@
+//! Building the upstream request from the client's: the rewritten URI, hop-by-hop headers
+//! removed, forwarding and identity headers set (never trusted from the client).
+
+use std::net::SocketAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::request::Parts;
+use http::{Request, Uri, Version};
+
+use crate::body::RequestBody;
+use crate::config::{Integration, PathPart};
+use crate::routing::RouteMatch;
+use crate::tls::ClientIdentity;
+
+/// `x-forwarded-client-cert`: the verified client identity, Envoy's format.
+pub const X_FORWARDED_CLIENT_CERT: HeaderName = HeaderName::from_static("x-forwarded-client-cert");
+/// `x-forwarded-for`.
+pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+/// `x-forwarded-proto`.
+pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `x-forwarded-host`.
+pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// `x-request-id`, kept from the client or generated, and echoed in the response.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// `forwarded` (RFC 7239): a client could use it to spoof its origin, so it is removed.
+pub const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) never forwarded in either direction.
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+];
+
+/// Remove hop-by-hop headers, including those the `Connection` header names.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if let Some(conn) = headers.get(header::CONNECTION) {
+        let named: Vec<HeaderName> = conn
+            .to_str()
+            .unwrap_or("")
+            .split(',')
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
+    }
+    for name in &HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(header::TRANSFER_ENCODING);
+}
+
+/// The upstream path and query for a matched route.
+pub fn upstream_path_and_query(
+    integration: &Integration,
+    matched: &RouteMatch<'_, '_>,
+    client_query: Option<&str>,
+) -> String {
+    let mut out = String::with_capacity(64);
+    for part in &integration.path {
+        match part {
+            PathPart::Literal(l) => out.push_str(l),
+            PathPart::Param(name) => out.push_str(matched.param(name).unwrap_or("")),
+        }
+    }
+    match (integration.query.as_deref(), client_query) {
+        (Some(a), Some(b)) if !b.is_empty() => {
+            out.push('?');
+            out.push_str(a);
+            out.push('&');
+            out.push_str(b);
+        }
+        (Some(q), _) | (None, Some(q)) => {
+            out.push('?');
+            out.push_str(q);
+        }
+        (None, None) => {}
+    }
+    out
+}
+
+/// Everything about the client connection the upstream request needs.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientSide<'a> {
+    /// Client address.
+    pub peer: SocketAddr,
+    /// Verified identity.
+    pub identity: &'a ClientIdentity,
+    /// Request id.
+    pub request_id: &'a HeaderValue,
+}
+
+/// Turn the client's request parts into the upstream request.
+pub fn upstream_request(
+    mut parts: Parts,
+    body: RequestBody,
+    uri: Uri,
+    upstream_host: &HeaderValue,
+    client: ClientSide<'_>,
+) -> Request<RequestBody> {
+    let original_host = parts
+        .headers
+        .get(header::HOST)
+        .cloned()
+        .or_else(|| {
+            parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        });
+    let h = &mut parts.headers;
+    strip_hop_by_hop(h);
+    h.remove(header::EXPECT);
+    h.remove(FORWARDED);
+    h.insert(X_FORWARDED_CLIENT_CERT, client.identity.xfcc.clone());
+    let mut ip_buf = itoa_ip(client.peer);
+    h.insert(
+        X_FORWARDED_FOR,
+        HeaderValue::from_str(&std::mem::take(&mut ip_buf)).unwrap_or(HeaderValue::from_static("unknown")),
+    );
+    h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
+    if let Some(host) = original_host {
+        h.insert(X_FORWARDED_HOST, host);
+    }
+    h.insert(X_REQUEST_ID, client.request_id.clone());
+    h.insert(header::HOST, upstream_host.clone());
+    parts.uri = uri;
+    parts.version = Version::HTTP_11;
+    Request::from_parts(parts, body)
+}
+
+fn itoa_ip(peer: SocketAddr) -> String {
+    peer.ip().to_string()
+}

@@ -1,0 +1,109 @@
+//! The serving snapshot: routes, pools and TLS configurations of one configuration generation,
+//! built completely (validate, then swap) and shared behind one `ArcSwap`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use rustls::ServerConfig;
+
+use crate::config::{Config, ConfigErrors, ErrorSink};
+use crate::routing::DomainRoutes;
+use crate::upstream::Upstreams;
+
+/// One custom domain, ready to serve.
+#[derive(Debug)]
+pub struct DomainState {
+    /// SNI name.
+    pub name: Arc<str>,
+    /// TLS configuration requiring a client certificate.
+    pub tls: Arc<ServerConfig>,
+    /// Its API mappings.
+    pub routes: DomainRoutes,
+}
+
+/// The domains sharing one listen address; the first answers clients that send no SNI.
+#[derive(Debug)]
+pub struct ListenerState {
+    /// Configured listen address.
+    pub addr: SocketAddr,
+    /// Domains in file order.
+    pub domains: Vec<Arc<DomainState>>,
+}
+
+impl ListenerState {
+    /// The domain for a ClientHello's SNI name; no SNI gets the first domain.
+    pub fn select(&self, sni: Option<&str>) -> Option<&Arc<DomainState>> {
+        match sni {
+            None => self.domains.first(),
+            Some(name) => self
+                .domains
+                .iter()
+                .find(|d| d.name.eq_ignore_ascii_case(name)),
+        }
+    }
+}
+
+/// Everything one configuration generation serves with.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// Generation number, from 1.
+    pub generation: u64,
+    /// The configuration it was built from.
+    pub config: Arc<Config>,
+    /// Listeners by configured address, in file order.
+    pub listeners: Vec<ListenerState>,
+    /// Upstream pools and clients.
+    pub upstreams: Upstreams,
+}
+
+/// The current snapshot, swapped atomically.
+pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
+
+impl Snapshot {
+    /// Build a snapshot from a validated `config`: load every certificate, truststore and CRL,
+    /// build routers and pools. Returns warnings worth logging, or every error.
+    pub fn build(config: Config, generation: u64) -> Result<(Snapshot, Vec<String>), ConfigErrors> {
+        let mut sink = ErrorSink::new(&config.source);
+        let mut warnings = Vec::new();
+        let routes = crate::routing::build(&config, &mut sink);
+        let mut listeners: Vec<ListenerState> = Vec::new();
+        for (domain, routes) in config.domains.iter().zip(routes) {
+            let Some((tls, w)) = crate::tls::server_config(domain, &mut sink) else {
+                continue;
+            };
+            warnings.extend(w);
+            let state = Arc::new(DomainState {
+                name: domain.name.as_str().into(),
+                tls,
+                routes,
+            });
+            match listeners.iter_mut().find(|l| l.addr == domain.listen) {
+                Some(l) => l.domains.push(state),
+                None => listeners.push(ListenerState {
+                    addr: domain.listen,
+                    domains: vec![state],
+                }),
+            }
+        }
+        let upstreams = Upstreams::build(&config, &mut sink);
+        let snapshot = Snapshot {
+            generation,
+            config: Arc::new(config),
+            listeners,
+            upstreams,
+        };
+        sink.finish((snapshot, warnings))
+    }
+
+    /// The listener configured at `addr`.
+    pub fn listener(&self, addr: SocketAddr) -> Option<&ListenerState> {
+        self.listeners.iter().find(|l| l.addr == addr)
+    }
+}
+
+/// Load, validate and build the configuration at `path` (what `check` and `serve` both do).
+pub fn load(path: &std::path::Path, generation: u64) -> Result<(Snapshot, Vec<String>), ConfigErrors> {
+    let config = crate::config::load(path)?;
+    Snapshot::build(config, generation)
+}

@@ -1,0 +1,125 @@
+//! Logging: the tracing subscriber, and the one access-log line per request.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing_subscriber::EnvFilter;
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable text.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Install the global subscriber; `RUST_LOG` overrides the default level (`info`).
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let _ = match format {
+        LogFormat::Text => builder.with_target(true).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(false).try_init(),
+    };
+}
+
+/// Counts requests in flight on a connection, so idle detection leaves them alone.
+#[derive(Debug, Default)]
+pub struct InFlight(std::sync::atomic::AtomicUsize);
+
+impl InFlight {
+    /// How many requests are in flight.
+    pub fn get(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Decrements an [`InFlight`] counter when dropped.
+#[derive(Debug)]
+pub struct InFlightGuard(Arc<InFlight>);
+
+impl InFlightGuard {
+    /// Count one more request in flight.
+    pub fn new(counter: Arc<InFlight>) -> Self {
+        counter.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        InFlightGuard(counter)
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Everything the access-log line says about one request; emitted when the response is done.
+#[derive(Debug)]
+pub struct AccessLog {
+    /// Request id (echoed in `x-request-id`).
+    pub request_id: http::HeaderValue,
+    /// Client address.
+    pub client: SocketAddr,
+    /// Client certificate subject.
+    pub subject: Arc<crate::tls::ClientIdentity>,
+    /// Domain (SNI name).
+    pub domain: Arc<str>,
+    /// Method.
+    pub method: http::Method,
+    /// Path as received.
+    pub path: String,
+    /// Matched route, such as `GET /inventory`.
+    pub route: Option<Arc<str>>,
+    /// API and stage.
+    pub api_stage: Option<(Arc<str>, Arc<str>)>,
+    /// Upstream target `host:port`.
+    pub upstream: Option<String>,
+    /// Response status.
+    pub status: u16,
+    /// Gateway response type when the gateway answered itself.
+    pub error: Option<&'static str>,
+    /// Response body bytes sent.
+    pub bytes_out: u64,
+    /// Request start.
+    pub start: Instant,
+    /// Time to the upstream's response head.
+    pub upstream_latency: Option<Duration>,
+    /// The response body stream broke off.
+    pub aborted: bool,
+    /// Keeps the connection's in-flight count until the response is done.
+    pub in_flight: Option<InFlightGuard>,
+}
+
+impl AccessLog {
+    /// Write the line.
+    pub fn emit(&self) {
+        let (api, stage) = match &self.api_stage {
+            Some((a, s)) => (&**a, &**s),
+            None => ("", ""),
+        };
+        tracing::info!(
+            target: "access",
+            request_id = self.request_id.to_str().unwrap_or(""),
+            client = %self.client,
+            subject = %self.subject.subject,
+            domain = &*self.domain,
+            method = %self.method,
+            path = %self.path,
+            route = self.route.as_deref().unwrap_or(""),
+            api,
+            stage,
+            upstream = self.upstream.as_deref().unwrap_or(""),
+            status = self.status,
+            error = self.error.unwrap_or(""),
+            bytes = self.bytes_out,
+            latency_us = self.start.elapsed().as_micros() as u64,
+            upstream_latency_us = self.upstream_latency.map_or(0, |d| d.as_micros() as u64),
+            aborted = self.aborted,
+            "request"
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! Reading certificates, keys, truststores and CRLs from disk, with errors that name the file.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use rustls_pki_types::pem::{PemObject, SectionKind};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+fn read(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// PEM labels (`-----BEGIN X-----`) in file order.
+fn pem_labels(data: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(data)
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix("-----BEGIN ")
+                .and_then(|r| r.strip_suffix("-----"))
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+/// A PEM certificate chain, leaf first.
+pub fn load_cert_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let data = read(path)?;
+    let certs = CertificateDer::pem_slice_iter(&data)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: not a valid PEM file: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!(
+            "{}: no `-----BEGIN CERTIFICATE-----` block found",
+            path.display()
+        ));
+    }
+    Ok(certs)
+}
+
+/// A PEM private key (PKCS#8, PKCS#1 or SEC1).
+pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    let data = read(path)?;
+    if pem_labels(&data)
+        .iter()
+        .any(|l| l == "ENCRYPTED PRIVATE KEY")
+    {
+        return Err(format!(
+            "{}: the private key is encrypted; decrypt it first (openssl pkcs8 -in KEY -out KEY.plain)",
+            path.display()
+        ));
+    }
+    PrivateKeyDer::from_pem_slice(&data).map_err(|e| {
+        format!(
+            "{}: no usable private key (PKCS#8, RSA or EC PEM) found: {e}",
+            path.display()
+        )
+    })
+}
+
+/// A truststore: CA certificates plus warnings about questionable entries.
+#[derive(Debug)]
+pub struct Truststore {
+    /// The certificates, in file order, duplicates removed.
+    pub certs: Vec<CertificateDer<'static>>,
+    /// Things worth a warning that do not stop loading.
+    pub warnings: Vec<String>,
+}
+
+/// Load a PEM bundle of CA certificates; refuse empty files and non-certificate blocks.
+pub fn load_truststore(path: &Path) -> Result<Truststore, String> {
+    let data = read(path)?;
+    let shown = path.display();
+    for (i, label) in pem_labels(&data).iter().enumerate() {
+        if label != "CERTIFICATE" {
+            return Err(format!(
+                "{shown}: PEM block {} is `{label}`, not a CERTIFICATE; a truststore holds only CA certificates",
+                i + 1
+            ));
+        }
+    }
+    let sections = <(SectionKind, Vec<u8>)>::pem_slice_iter(&data)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{shown}: not a valid PEM file: {e}"))?;
+    if sections.is_empty() {
+        return Err(format!(
+            "{shown}: no certificates found (expected `-----BEGIN CERTIFICATE-----` blocks)"
+        ));
+    }
+    let now = x509_parser::time::ASN1Time::now();
+    let mut seen = HashSet::new();
+    let mut certs = Vec::new();
+    let mut warnings = Vec::new();
+    for (i, (_, der)) in sections.into_iter().enumerate() {
+        let n = i + 1;
+        let cert = match X509Certificate::from_der(&der) {
+            Ok((_, c)) => c,
+            Err(e) => return Err(format!("{shown}: certificate {n} cannot be parsed: {e}")),
+        };
+        let subject = cert.subject().to_string();
+        if !seen.insert(der.clone()) {
+            warnings.push(format!(
+                "{shown}: certificate {n} ({subject}) is a duplicate; ignored"
+            ));
+            continue;
+        }
+        if cert.validity().not_after < now {
+            warnings.push(format!(
+                "{shown}: certificate {n} ({subject}) expired on {}",
+                cert.validity().not_after
+            ));
+        }
+        let is_ca = cert
+            .basic_constraints()
+            .ok()
+            .flatten()
+            .is_some_and(|bc| bc.value.ca);
+        if !is_ca {
+            warnings.push(format!(
+                "{shown}: certificate {n} ({subject}) is not a CA certificate (no basicConstraints CA:TRUE); \
+                 it cannot issue client certificates"
+            ));
+        }
+        certs.push(CertificateDer::from(der));
+    }
+    Ok(Truststore { certs, warnings })
+}
+
+/// CRLs from PEM (`X509 CRL`) or DER files.
+pub fn load_crls(paths: &[std::path::PathBuf]) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
+    let mut crls = Vec::new();
+    for path in paths {
+        let data = read(path)?;
+        if data.starts_with(b"-----") || pem_labels(&data).iter().any(|l| l == "X509 CRL") {
+            let found = CertificateRevocationListDer::pem_slice_iter(&data)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("{}: not a valid PEM CRL file: {e}", path.display()))?;
+            if found.is_empty() {
+                return Err(format!(
+                    "{}: no `-----BEGIN X509 CRL-----` block found",
+                    path.display()
+                ));
+            }
+            crls.extend(found);
+        } else {
+            if x509_parser::revocation_list::CertificateRevocationList::from_der(&data).is_err() {
+                return Err(format!(
+                    "{}: neither a PEM nor a DER certificate revocation list",
+                    path.display()
+                ));
+            }
+            crls.push(CertificateRevocationListDer::from(data));
+        }
+    }
+    Ok(crls)
+}

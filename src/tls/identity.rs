@@ -1,0 +1,109 @@
+//! The verified client identity, derived once per connection and shared by its requests.
+
+use http::HeaderValue;
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+/// Who the client is, from its verified leaf certificate.
+#[derive(Debug, Clone)]
+pub struct ClientIdentity {
+    /// Subject in RFC 4514 form, such as `CN=inventory-client,O=Example`.
+    pub subject: String,
+    /// Serial number, lower-case hex.
+    pub serial: String,
+    /// SHA-256 of the DER certificate, lower-case hex.
+    pub sha256: String,
+    /// URI subject alternative names.
+    pub uris: Vec<String>,
+    /// DNS subject alternative names.
+    pub dns: Vec<String>,
+    /// The `x-forwarded-client-cert` value sent upstream (Envoy's format).
+    pub xfcc: HeaderValue,
+}
+
+impl ClientIdentity {
+    /// Parse the identity out of a DER leaf certificate.
+    pub fn from_der(der: &[u8]) -> Option<ClientIdentity> {
+        let (_, cert) = X509Certificate::from_der(der).ok()?;
+        let subject = rfc4514(cert.subject());
+        let mut uris = Vec::new();
+        let mut dns = Vec::new();
+        if let Ok(Some(san)) = cert.subject_alternative_name() {
+            for name in &san.value.general_names {
+                match name {
+                    GeneralName::URI(u) => uris.push((*u).to_owned()),
+                    GeneralName::DNSName(d) => dns.push((*d).to_owned()),
+                    _ => {}
+                }
+            }
+        }
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+        let sha256 = hex(digest.as_ref());
+        let serial = hex(cert.raw_serial());
+        let mut xfcc = format!("Hash={sha256};Subject=\"{}\"", subject.replace('"', "\\\""));
+        for u in &uris {
+            xfcc.push_str(";URI=");
+            xfcc.push_str(u);
+        }
+        for d in &dns {
+            xfcc.push_str(";DNS=");
+            xfcc.push_str(d);
+        }
+        // Certificates may carry bytes a header cannot; drop them rather than fail.
+        xfcc.retain(|c| (' '..='~').contains(&c));
+        let xfcc = HeaderValue::from_str(&xfcc).ok()?;
+        Some(ClientIdentity {
+            subject,
+            serial,
+            sha256,
+            uris,
+            dns,
+            xfcc,
+        })
+    }
+}
+
+/// A distinguished name in RFC 4514 order (most specific first), as Envoy prints it.
+pub fn rfc4514(name: &x509_parser::x509::X509Name<'_>) -> String {
+    let registry = x509_parser::objects::oid_registry();
+    let mut parts = Vec::new();
+    for rdn in name.iter_rdn().collect::<Vec<_>>().into_iter().rev() {
+        let attrs: Vec<String> = rdn
+            .iter()
+            .map(|attr| {
+                let key = x509_parser::objects::oid2abbrev(attr.attr_type(), registry)
+                    .map(str::to_owned)
+                    .unwrap_or_else(|_| attr.attr_type().to_id_string());
+                let value = attr.as_str().map(escape_rdn_value).unwrap_or_else(|_| {
+                    format!("#{}", hex(attr.attr_value().data))
+                });
+                format!("{key}={value}")
+            })
+            .collect();
+        parts.push(attrs.join("+"));
+    }
+    parts.join(",")
+}
+
+fn escape_rdn_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for (i, c) in v.chars().enumerate() {
+        let lead = i == 0 && (c == ' ' || c == '#');
+        let trail = i + 1 == v.chars().count() && c == ' ';
+        if lead || trail || matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
