@@ -18,3 +18,4 @@ pub mod pki;
 pub mod server;
 pub mod demo;
 pub mod shutdown;
+pub mod framing;

@@ -21,6 +21,7 @@ use tokio_rustls::LazyConfigAcceptor;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Limits;
+use crate::framing::FramingGuard;
 use crate::service::{self, ConnContext};
 use crate::state::{SharedSnapshot, Snapshot};
 use crate::telemetry::InFlight;
@@ -212,8 +213,10 @@ async fn serve_connection(
     });
     let svc = service_fn(move |req| service::handle(req, ctx.clone()));
     let builder = http_builder(limits);
+    let is_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+    let guarded = FramingGuard::new(tls, limits.max_header_bytes + HEAD_SLACK, !is_h2);
     let io = TokioIo::new(CountingIo {
-        inner: tls,
+        inner: guarded,
         activity: activity.clone(),
     });
     let conn = builder.serve_connection(io, svc);

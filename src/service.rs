@@ -105,6 +105,11 @@ fn head_size(req: &Request<Incoming>) -> usize {
 /// Refuse framing a proxy could disagree about with the upstream.
 fn check_framing(req: &Request<Incoming>, limits: &Limits) -> Result<(), GatewayError> {
     let h = req.headers();
+    if h.contains_key(crate::framing::AMBIGUOUS_MARK) {
+        return Err(GatewayError::BadRequest(
+            "Both Content-Length and Transfer-Encoding",
+        ));
+    }
     let te = h.get_all(header::TRANSFER_ENCODING);
     let mut te_count = 0;
     for v in te.iter() {

@@ -1,0 +1,389 @@
+//! HTTP/1 request framing guard. hyper resolves a request carrying both `Content-Length` and
+//! `Transfer-Encoding` by dropping the length, which hides the ambiguity from the gateway; a
+//! front door must refuse it instead (request smuggling). This reader follows HTTP/1 framing
+//! on the way in, and marks such a request head so the service answers 400 and never forwards.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Header the guard adds to a request head whose framing is ambiguous.
+pub const AMBIGUOUS_MARK: &str = "x-portcullis-ambiguous-framing";
+const MARK_LINE: &[u8] = b"x-portcullis-ambiguous-framing: 1\r\n";
+const MAX_HEADERS: usize = 128;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// Collecting a request head.
+    Head,
+    /// A body of known length: bytes left.
+    Fixed(u64),
+    /// Reading a chunk-size line: the size so far.
+    ChunkSize(u64),
+    /// Skipping chunk extensions up to the end of the line.
+    ChunkExt(u64),
+    /// Chunk data: bytes left.
+    ChunkData(u64),
+    /// The CRLF after chunk data.
+    ChunkDataEnd,
+    /// Trailer section: length of the current line.
+    Trailer(usize),
+    /// Not tracking any more (HTTP/2, or input hyper will refuse anyway).
+    Passthrough,
+}
+
+/// Wraps a connection's read side; writes pass straight through.
+#[derive(Debug)]
+pub struct FramingGuard<T> {
+    inner: T,
+    state: State,
+    head: Vec<u8>,
+    out: Vec<u8>,
+    out_pos: usize,
+    max_head: usize,
+    scratch: Box<[u8]>,
+}
+
+impl<T> FramingGuard<T> {
+    /// Guard `inner`; heads longer than `max_head` are passed on for hyper to refuse.
+    /// `enabled = false` (HTTP/2) passes everything through untouched.
+    pub fn new(inner: T, max_head: usize, enabled: bool) -> Self {
+        FramingGuard {
+            inner,
+            state: if enabled { State::Head } else { State::Passthrough },
+            head: Vec::new(),
+            out: Vec::new(),
+            out_pos: 0,
+            max_head,
+            scratch: if enabled { vec![0; 16 * 1024].into_boxed_slice() } else { Box::new([]) },
+        }
+    }
+
+    /// The wrapped connection.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    fn feed(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            match self.state {
+                State::Passthrough => {
+                    self.out.extend_from_slice(data);
+                    return;
+                }
+                State::Head => {
+                    let old = self.head.len();
+                    self.head.extend_from_slice(data);
+                    match find_head_end(&self.head, old.saturating_sub(2)) {
+                        Some(end) => {
+                            let used = end - old;
+                            self.head.truncate(end);
+                            data = &data[used..];
+                            self.finish_head();
+                        }
+                        None => {
+                            if self.head.len() > self.max_head {
+                                self.out.append(&mut self.head);
+                                self.state = State::Passthrough;
+                            }
+                            return;
+                        }
+                    }
+                }
+                State::Fixed(left) => {
+                    let n = (left as usize).min(data.len());
+                    self.out.extend_from_slice(&data[..n]);
+                    data = &data[n..];
+                    let left = left - n as u64;
+                    self.state = if left == 0 { State::Head } else { State::Fixed(left) };
+                }
+                State::ChunkData(left) => {
+                    let n = (left.min(usize::MAX as u64) as usize).min(data.len());
+                    self.out.extend_from_slice(&data[..n]);
+                    data = &data[n..];
+                    let left = left - n as u64;
+                    self.state = if left == 0 { State::ChunkDataEnd } else { State::ChunkData(left) };
+                }
+                _ => {
+                    let b = data[0];
+                    self.out.push(b);
+                    data = &data[1..];
+                    self.state = chunk_step(self.state, b);
+                }
+            }
+        }
+    }
+
+    fn finish_head(&mut self) {
+        let mut head = std::mem::take(&mut self.head);
+        let (next, ambiguous) = inspect_head(&head);
+        if ambiguous {
+            let at = if head.ends_with(b"\n\r\n") {
+                head.len() - 2
+            } else {
+                head.len() - 1
+            };
+            head.splice(at..at, MARK_LINE.iter().copied());
+        }
+        self.out.extend_from_slice(&head);
+        self.state = next;
+        head.clear();
+        self.head = head;
+    }
+}
+
+fn chunk_step(state: State, b: u8) -> State {
+    match state {
+        State::ChunkSize(size) => match b {
+            b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                let digit = (b as char).to_digit(16).unwrap_or(0) as u64;
+                match size.checked_mul(16).and_then(|s| s.checked_add(digit)) {
+                    Some(s) => State::ChunkSize(s),
+                    None => State::Passthrough,
+                }
+            }
+            b';' | b' ' | b'\t' | b'\r' => State::ChunkExt(size),
+            b'\n' => end_of_size_line(size),
+            _ => State::Passthrough,
+        },
+        State::ChunkExt(size) => {
+            if b == b'\n' {
+                end_of_size_line(size)
+            } else {
+                State::ChunkExt(size)
+            }
+        }
+        State::ChunkDataEnd => match b {
+            b'\r' => State::ChunkDataEnd,
+            b'\n' => State::ChunkSize(0),
+            _ => State::Passthrough,
+        },
+        State::Trailer(len) => match b {
+            b'\n' if len == 0 => State::Head,
+            b'\n' => State::Trailer(0),
+            b'\r' => State::Trailer(len),
+            _ => State::Trailer(len + 1),
+        },
+        other => other,
+    }
+}
+
+fn end_of_size_line(size: u64) -> State {
+    if size == 0 {
+        State::Trailer(0)
+    } else {
+        State::ChunkData(size)
+    }
+}
+
+/// End of a head (index just past the blank line), searching from `from`.
+fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    let mut i = from;
+    while i < buf.len() {
+        if buf[i] == b'\n' {
+            // Ignore blank lines before the request line, as hyper does.
+            let line_start_blank = i == 0 || (i == 1 && buf[0] == b'\r');
+            if !line_start_blank {
+                if i >= 1 && buf[i - 1] == b'\n' {
+                    return Some(i + 1);
+                }
+                if i >= 2 && buf[i - 1] == b'\r' && buf[i - 2] == b'\n' {
+                    return Some(i + 1);
+                }
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The state after this head, and whether its framing is ambiguous.
+fn inspect_head(head: &[u8]) -> (State, bool) {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        _ => return (State::Passthrough, false),
+    }
+    if req.method == Some("CONNECT") {
+        return (State::Passthrough, false);
+    }
+    let mut te_last: Option<&[u8]> = None;
+    let mut cl: Option<Option<u64>> = None;
+    for h in req.headers.iter() {
+        if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            te_last = Some(h.value);
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            let v = std::str::from_utf8(h.value)
+                .ok()
+                .map(str::trim)
+                .and_then(|s| s.parse::<u64>().ok());
+            cl = Some(match cl {
+                None => v,
+                Some(prev) if prev == v => v,
+                Some(_) => None,
+            });
+        } else if h.name.eq_ignore_ascii_case("upgrade") {
+            return (State::Passthrough, false);
+        }
+    }
+    match (te_last, cl) {
+        (Some(_), Some(_)) => (State::Passthrough, true),
+        (Some(te), None) => {
+            let last = te.rsplit(|&b| b == b',').next().unwrap_or(b"");
+            if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                (State::ChunkSize(0), false)
+            } else {
+                (State::Passthrough, false)
+            }
+        }
+        (None, Some(Some(0))) | (None, None) => (State::Head, false),
+        (None, Some(Some(n))) => (State::Fixed(n), false),
+        (None, Some(None)) => (State::Passthrough, false),
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for FramingGuard<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        loop {
+            if this.out_pos < this.out.len() {
+                let n = (this.out.len() - this.out_pos).min(buf.remaining());
+                buf.put_slice(&this.out[this.out_pos..this.out_pos + n]);
+                this.out_pos += n;
+                if this.out_pos == this.out.len() {
+                    this.out.clear();
+                    this.out_pos = 0;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            if this.state == State::Passthrough && this.head.is_empty() {
+                return Pin::new(&mut this.inner).poll_read(cx, buf);
+            }
+            // Body bytes of a known length go straight into hyper's buffer, scanned in place.
+            if let State::Fixed(left) | State::ChunkData(left) = this.state {
+                let limit = (left.min(usize::MAX as u64) as usize).min(buf.remaining());
+                let dst = buf.initialize_unfilled_to(limit);
+                let mut sub = ReadBuf::new(dst);
+                let r = Pin::new(&mut this.inner).poll_read(cx, &mut sub);
+                let n = sub.filled().len();
+                if let Poll::Ready(Ok(())) = r {
+                    buf.advance(n);
+                    let left = left - n as u64;
+                    this.state = match this.state {
+                        State::Fixed(_) if left == 0 => State::Head,
+                        State::Fixed(_) => State::Fixed(left),
+                        _ if left == 0 => State::ChunkDataEnd,
+                        _ => State::ChunkData(left),
+                    };
+                }
+                return r;
+            }
+            let mut rb = ReadBuf::new(&mut this.scratch);
+            match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) => {
+                    let n = rb.filled().len();
+                    if n == 0 {
+                        // EOF: hand over any partial head for hyper to judge, then EOF.
+                        if !this.head.is_empty() {
+                            let head = std::mem::take(&mut this.head);
+                            this.out.extend_from_slice(&head);
+                            this.state = State::Passthrough;
+                            continue;
+                        }
+                        return Poll::Ready(Ok(()));
+                    }
+                    let data = this.scratch[..n].to_vec();
+                    this.feed(&data);
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for FramingGuard<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(input: &[u8]) -> Vec<u8> {
+        let mut g = FramingGuard::new((), 64 * 1024, true);
+        // Feed in awkward pieces to exercise every state boundary.
+        for piece in input.chunks(3) {
+            g.feed(piece);
+        }
+        g.out
+    }
+
+    fn marks(out: &[u8]) -> usize {
+        out.windows(MARK_LINE.len()).filter(|w| *w == MARK_LINE).count()
+    }
+
+    #[test]
+    fn clean_pipelined_requests_pass_unchanged() {
+        let input = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello\
+POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nworld\r\n0\r\nT: v\r\n\r\n\
+GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
+        let out = run(input);
+        assert_eq!(out, input.to_vec());
+    }
+
+    #[test]
+    fn body_bytes_that_look_like_headers_are_not_inspected() {
+        let body = b"GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        let mut input = format!("POST /a HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        input.extend_from_slice(body);
+        assert_eq!(marks(&run(&input)), 0);
+    }
+
+    #[test]
+    fn content_length_with_transfer_encoding_is_marked_in_either_order() {
+        for head in [
+            "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+        ] {
+            let out = run(head.as_bytes());
+            assert_eq!(marks(&out), 1, "{head}");
+            assert!(out.ends_with(b"x-portcullis-ambiguous-framing: 1\r\n\r\n"));
+        }
+        // The second request of a keep-alive connection is inspected too.
+        let input = b"GET / HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(marks(&run(input)), 1);
+    }
+}
