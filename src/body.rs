@@ -68,7 +68,8 @@ impl RequestBody {
             limit,
             timeout,
             // An empty body needs no timer: skip the allocation on the common GET.
-            deadline: (!empty).then(|| Box::pin(tokio::time::sleep_until(Instant::now() + timeout))),
+            deadline: (!empty)
+                .then(|| Box::pin(tokio::time::sleep_until(Instant::now() + timeout))),
             verdict,
         }
     }
@@ -106,7 +107,9 @@ impl Body for RequestBody {
                     if d.as_mut().poll(cx).is_ready() {
                         this.inner = None;
                         this.verdict.set(BODY_TIMED_OUT);
-                        return Poll::Ready(Some(Err(BodyLimitError::TimedOut(this.timeout).into())));
+                        return Poll::Ready(Some(Err(
+                            BodyLimitError::TimedOut(this.timeout).into()
+                        )));
                     }
                 }
                 return Poll::Pending;
@@ -138,7 +141,9 @@ impl Body for RequestBody {
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.as_ref().map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
     }
 }
 
@@ -200,7 +205,9 @@ impl Body for ResponseBody {
         let this = &mut *self;
         let frame = match &mut this.kind {
             Kind::Full(b) => b.take().map(|b| Ok(Frame::data(b))),
-            Kind::Upstream(body) => ready!(Pin::new(body).poll_frame(cx)).map(|r| r.map_err(Into::into)),
+            Kind::Upstream(body) => {
+                ready!(Pin::new(body).poll_frame(cx)).map(|r| r.map_err(Into::into))
+            }
         };
         if let (Some(Ok(f)), Some(log)) = (&frame, this.log.as_mut()) {
             if let Some(d) = f.data_ref() {

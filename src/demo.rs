@@ -43,12 +43,18 @@ async fn sample(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     } else if let Some(sku) = path.strip_prefix("/rest-service/items/") {
         (
             StatusCode::OK,
-            format!(r#"{{"sku":"{}","quantity":1,"client_subject":{subject}}}"#, sku.replace('"', "")),
+            format!(
+                r#"{{"sku":"{}","quantity":1,"client_subject":{subject}}}"#,
+                sku.replace('"', "")
+            ),
         )
     } else if path == "/health" {
         (StatusCode::OK, r#"{"status":"ok"}"#.to_owned())
     } else {
-        (StatusCode::NOT_FOUND, r#"{"message":"not found"}"#.to_owned())
+        (
+            StatusCode::NOT_FOUND,
+            r#"{"message":"not found"}"#.to_owned(),
+        )
     };
     let mut resp = Response::new(Full::new(Bytes::from(body)));
     *resp.status_mut() = status;

@@ -108,7 +108,10 @@ impl GatewayError {
         let h = resp.headers_mut();
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         h.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
-        h.insert(X_AMZN_ERRORTYPE, HeaderValue::from_static(self.error_type()));
+        h.insert(
+            X_AMZN_ERRORTYPE,
+            HeaderValue::from_static(self.error_type()),
+        );
         if matches!(
             self,
             GatewayError::BadRequest(_)

@@ -106,16 +106,12 @@ pub fn upstream_request(
     upstream_host: &HeaderValue,
     client: ClientSide<'_>,
 ) -> Request<RequestBody> {
-    let original_host = parts
-        .headers
-        .get(header::HOST)
-        .cloned()
-        .or_else(|| {
-            parts
-                .uri
-                .authority()
-                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-        });
+    let original_host = parts.headers.get(header::HOST).cloned().or_else(|| {
+        parts
+            .uri
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    });
     let h = &mut parts.headers;
     strip_hop_by_hop(h);
     h.remove(header::EXPECT);
@@ -124,7 +120,8 @@ pub fn upstream_request(
     let mut ip_buf = itoa_ip(client.peer);
     h.insert(
         X_FORWARDED_FOR,
-        HeaderValue::from_str(&std::mem::take(&mut ip_buf)).unwrap_or(HeaderValue::from_static("unknown")),
+        HeaderValue::from_str(&std::mem::take(&mut ip_buf))
+            .unwrap_or(HeaderValue::from_static("unknown")),
     );
     h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
     if let Some(host) = original_host {

@@ -52,12 +52,20 @@ impl<T> FramingGuard<T> {
     pub fn new(inner: T, max_head: usize, enabled: bool) -> Self {
         FramingGuard {
             inner,
-            state: if enabled { State::Head } else { State::Passthrough },
+            state: if enabled {
+                State::Head
+            } else {
+                State::Passthrough
+            },
             head: Vec::new(),
             out: Vec::new(),
             out_pos: 0,
             max_head,
-            scratch: if enabled { vec![0; 16 * 1024].into_boxed_slice() } else { Box::new([]) },
+            scratch: if enabled {
+                vec![0; 16 * 1024].into_boxed_slice()
+            } else {
+                Box::new([])
+            },
         }
     }
 
@@ -97,14 +105,22 @@ impl<T> FramingGuard<T> {
                     self.out.extend_from_slice(&data[..n]);
                     data = &data[n..];
                     let left = left - n as u64;
-                    self.state = if left == 0 { State::Head } else { State::Fixed(left) };
+                    self.state = if left == 0 {
+                        State::Head
+                    } else {
+                        State::Fixed(left)
+                    };
                 }
                 State::ChunkData(left) => {
                     let n = (left.min(usize::MAX as u64) as usize).min(data.len());
                     self.out.extend_from_slice(&data[..n]);
                     data = &data[n..];
                     let left = left - n as u64;
-                    self.state = if left == 0 { State::ChunkDataEnd } else { State::ChunkData(left) };
+                    self.state = if left == 0 {
+                        State::ChunkDataEnd
+                    } else {
+                        State::ChunkData(left)
+                    };
                 }
                 _ => {
                     let b = data[0];
@@ -352,7 +368,9 @@ mod tests {
     }
 
     fn marks(out: &[u8]) -> usize {
-        out.windows(MARK_LINE.len()).filter(|w| *w == MARK_LINE).count()
+        out.windows(MARK_LINE.len())
+            .filter(|w| *w == MARK_LINE)
+            .count()
     }
 
     #[test]
@@ -367,7 +385,8 @@ GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
     #[test]
     fn body_bytes_that_look_like_headers_are_not_inspected() {
         let body = b"GET / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n";
-        let mut input = format!("POST /a HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        let mut input =
+            format!("POST /a HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
         input.extend_from_slice(body);
         assert_eq!(marks(&run(&input)), 0);
     }

@@ -3,19 +3,19 @@
 //!
 //! Data flows one way: listener -> TLS -> identity -> router -> forwarder -> upstream pool.
 
-pub mod config;
-pub mod path;
-pub mod routing;
-pub mod tls;
 pub mod body;
+pub mod config;
+pub mod demo;
 pub mod error;
 pub mod forward;
+pub mod framing;
+pub mod path;
+pub mod pki;
+pub mod routing;
+pub mod server;
 pub mod service;
+pub mod shutdown;
 pub mod state;
 pub mod telemetry;
+pub mod tls;
 pub mod upstream;
-pub mod pki;
-pub mod server;
-pub mod demo;
-pub mod shutdown;
-pub mod framing;

@@ -87,7 +87,9 @@ fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
         }
         None => tokio::runtime::Builder::new_multi_thread(),
     };
-    b.enable_all().build().context("cannot start the async runtime")
+    b.enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 fn print_errors(e: &ConfigErrors) {
@@ -133,7 +135,11 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
         Ok(s) => s,
         Err(e) => {
             print_errors(&e);
-            anyhow::bail!("{}: configuration refused ({} error(s))", path.display(), e.0.len());
+            anyhow::bail!(
+                "{}: configuration refused ({} error(s))",
+                path.display(),
+                e.0.len()
+            );
         }
     };
     log_warnings(&warnings);
@@ -176,7 +182,10 @@ async fn reload_on_sighup(path: PathBuf, state: portcullis::state::SharedSnapsho
                 for err in &e.0 {
                     tracing::error!("reload failed: {err}");
                 }
-                tracing::error!(generation = current.generation, "reload failed; keeping the current configuration");
+                tracing::error!(
+                    generation = current.generation,
+                    "reload failed; keeping the current configuration"
+                );
             }
         }
     }
@@ -207,7 +216,10 @@ async fn demo(certs: PathBuf) -> anyhow::Result<()> {
     log_warnings(&warnings);
     let listen = snapshot.listeners[0].addr;
     println!();
-    println!("Portcullis demo: https://localhost:{} -> http://{addr}", listen.port());
+    println!(
+        "Portcullis demo: https://localhost:{} -> http://{addr}",
+        listen.port()
+    );
     println!("Try it (Ctrl-C stops everything):");
     println!(
         "  curl --cert {c}/client.pem --key {c}/client.key --cacert {c}/root-ca.pem https://localhost:{p}/inventory",

@@ -62,7 +62,10 @@ pub fn check_path(path: &[u8]) -> Result<(), PathError> {
 }
 
 fn check_segment(seg: &[u8]) -> Result<(), PathError> {
-    if seg.iter().all(|b| b.is_ascii_alphanumeric() || b"-_~".contains(b)) {
+    if seg
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_~".contains(b))
+    {
         return Ok(()); // the common case: nothing to decode, no dots
     }
     let mut current = seg.to_vec();
@@ -99,7 +102,9 @@ fn percent_decode(input: &[u8]) -> Result<Vec<u8>, PathError> {
     let mut i = 0;
     while i < input.len() {
         if input[i] == b'%' {
-            let hex = input.get(i + 1..i + 3).ok_or(PathError::BadPercentEncoding)?;
+            let hex = input
+                .get(i + 1..i + 3)
+                .ok_or(PathError::BadPercentEncoding)?;
             let hi = hex_val(hex[0]).ok_or(PathError::BadPercentEncoding)?;
             let lo = hex_val(hex[1]).ok_or(PathError::BadPercentEncoding)?;
             out.push(hi << 4 | lo);
@@ -127,7 +132,14 @@ mod tests {
 
     #[test]
     fn ordinary_paths_pass() {
-        for p in ["/", "/inventory", "/items/a-b_c~d", "/items/x%20y", "/a/b/", "/a.b/c.json"] {
+        for p in [
+            "/",
+            "/inventory",
+            "/items/a-b_c~d",
+            "/items/x%20y",
+            "/a/b/",
+            "/a.b/c.json",
+        ] {
             assert_eq!(check_path(p.as_bytes()), Ok(()), "{p}");
         }
     }

@@ -90,7 +90,9 @@ pub fn ensure_dev_pki(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let client_key = KeyPair::generate()?;
     let mut cp = CertificateParams::default();
     cp.distinguished_name = dn("demo-client");
-    cp.subject_alt_names = vec![SanType::URI("spiffe://portcullis.dev/demo-client".try_into()?)];
+    cp.subject_alt_names = vec![SanType::URI(
+        "spiffe://portcullis.dev/demo-client".try_into()?,
+    )];
     cp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     cp.not_before = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
     cp.not_after = time::OffsetDateTime::now_utc() + time::Duration::days(365);
@@ -99,10 +101,22 @@ pub fn ensure_dev_pki(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     let files: [(&str, String, bool); 8] = [
         ("root-ca.pem", root.pem(), false),
         ("intermediate-ca.pem", int.pem(), false),
-        ("truststore.pem", format!("{}{}", int.pem(), root.pem()), false),
-        ("server.pem", format!("{}{}", server.pem(), int.pem()), false),
+        (
+            "truststore.pem",
+            format!("{}{}", int.pem(), root.pem()),
+            false,
+        ),
+        (
+            "server.pem",
+            format!("{}{}", server.pem(), int.pem()),
+            false,
+        ),
         ("server.key", server_key.serialize_pem(), true),
-        ("client.pem", format!("{}{}", client.pem(), int.pem()), false),
+        (
+            "client.pem",
+            format!("{}{}", client.pem(), int.pem()),
+            false,
+        ),
         ("client.key", client_key.serialize_pem(), true),
         ("intermediate-ca.key", int_key_pem, true),
     ];

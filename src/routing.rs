@@ -127,7 +127,9 @@ fn insert(root: &mut Node, route: &Route, pos: usize) -> Result<(), Conflict> {
                         Some((existing, _)) if existing != name => {
                             return Err(Conflict::Sibling(format!("{existing}+")));
                         }
-                        Some((_, slot)) => return slot.add(&route.method, pos).map_err(Conflict::Duplicate),
+                        Some((_, slot)) => {
+                            return slot.add(&route.method, pos).map_err(Conflict::Duplicate);
+                        }
                         None => {
                             let mut slot = Slot::default();
                             slot.add(&route.method, pos).map_err(Conflict::Duplicate)?;
@@ -136,8 +138,9 @@ fn insert(root: &mut Node, route: &Route, pos: usize) -> Result<(), Conflict> {
                         }
                     }
                 }
-                let (existing, child) =
-                    node.param.get_or_insert_with(|| (inner.to_owned(), Box::default()));
+                let (existing, child) = node
+                    .param
+                    .get_or_insert_with(|| (inner.to_owned(), Box::default()));
                 if existing != inner {
                     return Err(Conflict::Sibling(existing.clone()));
                 }
@@ -147,7 +150,9 @@ fn insert(root: &mut Node, route: &Route, pos: usize) -> Result<(), Conflict> {
             }
         }
     }
-    node.slot.add(&route.method, pos).map_err(Conflict::Duplicate)
+    node.slot
+        .add(&route.method, pos)
+        .map_err(Conflict::Duplicate)
 }
 
 /// Depth-first match with backtracking: literal, then parameter, then greedy.
@@ -215,7 +220,10 @@ pub struct RouteMatch<'r, 'p> {
 impl RouteMatch<'_, '_> {
     /// The raw value of parameter `name`.
     pub fn param(&self, name: &str) -> Option<&str> {
-        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
+        self.params
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
     }
 }
 
@@ -401,12 +409,18 @@ targets = ["127.0.0.1:1"]
         let mut sink = ErrorSink::new(Path::new("t.toml"));
         build(&cfg, &mut sink);
         let err = sink.finish(()).unwrap_err().to_string();
-        assert!(err.contains("api.a.routes[1]") && err.contains("defined twice"), "{err}");
+        assert!(
+            err.contains("api.a.routes[1]") && err.contains("defined twice"),
+            "{err}"
+        );
 
         let cfg = config(&[route("GET", "/x/{a}"), route("GET", "/x/{b}/y")].concat()).unwrap();
         let mut sink = ErrorSink::new(Path::new("t.toml"));
         build(&cfg, &mut sink);
         let err = sink.finish(()).unwrap_err().to_string();
-        assert!(err.contains("routes[1]") && err.contains("sibling"), "{err}");
+        assert!(
+            err.contains("routes[1]") && err.contains("sibling"),
+            "{err}"
+        );
     }
 }

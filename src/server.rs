@@ -42,9 +42,9 @@ impl Gateway {
     pub async fn bind(snapshot: Snapshot) -> io::Result<Gateway> {
         let mut listeners = Vec::new();
         for l in &snapshot.listeners {
-            let socket = TcpListener::bind(l.addr)
-                .await
-                .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", l.addr)))?;
+            let socket = TcpListener::bind(l.addr).await.map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot listen on {}: {e}", l.addr))
+            })?;
             listeners.push((l.addr, socket));
         }
         Ok(Gateway {
@@ -91,14 +91,20 @@ impl Gateway {
         }
         shutdown.await;
         let grace = self.state.load().config.limits.shutdown_grace;
-        tracing::info!(?grace, "shutting down: no new connections, draining in-flight requests");
+        tracing::info!(
+            ?grace,
+            "shutting down: no new connections, draining in-flight requests"
+        );
         let _ = stop_tx.send(true);
         for l in accept_loops {
             l.abort();
         }
         tracker.close();
         if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
-            tracing::warn!(?grace, "grace period over; closing the remaining connections");
+            tracing::warn!(
+                ?grace,
+                "grace period over; closing the remaining connections"
+            );
         } else {
             tracing::info!("drained");
         }

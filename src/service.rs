@@ -75,7 +75,8 @@ fn request_id(headers: &http::HeaderMap) -> HeaderValue {
         let b = v.as_bytes();
         if !b.is_empty()
             && b.len() <= 128
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || b"-_.:".contains(c))
         {
             return v.clone();
         }
@@ -198,12 +199,17 @@ async fn proxy(
         .path_and_query(path_and_query)
         .build()
         .map_err(|_| GatewayError::BadRequest("Invalid request path"))?;
-    let host = HeaderValue::from_str(authority.as_str())
-        .map_err(|_| GatewayError::IntegrationFailure)?;
+    let host =
+        HeaderValue::from_str(authority.as_str()).map_err(|_| GatewayError::IntegrationFailure)?;
 
     let (parts, body) = req.into_parts();
     let verdict = Arc::new(BodyVerdict::default());
-    let body = RequestBody::new(body, limits.max_body_bytes, limits.request_body_timeout, verdict.clone());
+    let body = RequestBody::new(
+        body,
+        limits.max_body_bytes,
+        limits.request_body_timeout,
+        verdict.clone(),
+    );
     let up_req = forward::upstream_request(
         parts,
         body,

@@ -103,7 +103,10 @@ impl Snapshot {
 }
 
 /// Load, validate and build the configuration at `path` (what `check` and `serve` both do).
-pub fn load(path: &std::path::Path, generation: u64) -> Result<(Snapshot, Vec<String>), ConfigErrors> {
+pub fn load(
+    path: &std::path::Path,
+    generation: u64,
+) -> Result<(Snapshot, Vec<String>), ConfigErrors> {
     let config = crate::config::load(path)?;
     Snapshot::build(config, generation)
 }

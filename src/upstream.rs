@@ -79,7 +79,9 @@ impl Pool {
     /// Record that target `i` refused or could not be reached.
     pub fn eject(&self, i: usize) {
         let until = now_ms() + PASSIVE_EJECTION.as_millis() as u64;
-        self.targets[i].ejected_until_ms.store(until, Ordering::Relaxed);
+        self.targets[i]
+            .ejected_until_ms
+            .store(until, Ordering::Relaxed);
     }
 
     /// Record that target `i` answered.
@@ -178,11 +180,12 @@ fn client(tls: ClientConfig, server_name: Option<String>) -> HttpClient {
         .with_tls_config(tls)
         .https_or_http();
     let builder = match server_name {
-        Some(name) => builder.with_server_name_resolver(
-            hyper_rustls::FixedServerNameResolver::new(
-                name.try_into().unwrap_or_else(|_| "invalid.invalid".try_into().unwrap()),
-            ),
-        ),
+        Some(name) => {
+            builder.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(
+                name.try_into()
+                    .unwrap_or_else(|_| "invalid.invalid".try_into().unwrap()),
+            ))
+        }
         None => builder,
     };
     let connector = builder.enable_http1().wrap_connector(http);

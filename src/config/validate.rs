@@ -19,7 +19,12 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     let apis: BTreeMap<String, Api> = raw
         .api
         .iter()
-        .map(|(name, api)| (name.clone(), api_config(name, api, &raw.upstream, &mut sink)))
+        .map(|(name, api)| {
+            (
+                name.clone(),
+                api_config(name, api, &raw.upstream, &mut sink),
+            )
+        })
         .collect();
     if raw.domains.is_empty() {
         sink.push("domain", "at least one [[domain]] is required");
@@ -31,10 +36,7 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
             if !seen.insert((domain.name.clone(), domain.listen)) {
                 sink.push(
                     format!("domain[{i}].name"),
-                    format!(
-                        "`{}` is already defined on {}",
-                        domain.name, domain.listen
-                    ),
+                    format!("`{}` is already defined on {}", domain.name, domain.listen),
                 );
             }
             domains.push(domain);
@@ -118,7 +120,10 @@ fn upstreams(
     for (name, up) in raw {
         let key = format!("upstream.{name}");
         if up.targets.is_empty() {
-            sink.push(format!("{key}.targets"), "needs at least one `host:port` target");
+            sink.push(
+                format!("{key}.targets"),
+                "needs at least one `host:port` target",
+            );
         }
         let mut targets = Vec::new();
         for (i, t) in up.targets.iter().enumerate() {
@@ -242,7 +247,10 @@ fn domain(
     let key = format!("domain[{i}]");
     let name = raw.name.trim().to_ascii_lowercase();
     if name.is_empty() || name.contains(['/', ' ', ':']) {
-        sink.push(format!("{key}.name"), format!("`{}` is not a DNS name", raw.name));
+        sink.push(
+            format!("{key}.name"),
+            format!("`{}` is not a DNS name", raw.name),
+        );
     }
     let listen = match raw.listen.parse::<SocketAddr>() {
         Ok(a) => Some(a),
@@ -276,7 +284,10 @@ fn domain(
     }
     for (j, file) in raw.crls.iter().enumerate() {
         if let Err(e) = std::fs::metadata(file) {
-            sink.push(format!("{key}.crls[{j}]"), format!("{}: {e}", file.display()));
+            sink.push(
+                format!("{key}.crls[{j}]"),
+                format!("{}: {e}", file.display()),
+            );
         }
     }
     if raw.mappings.is_empty() {
@@ -294,7 +305,10 @@ fn domain(
         if !m.base_path.starts_with('/') || crate::path::check_path(base.as_bytes()).is_err() {
             sink.push(
                 format!("{mkey}.base_path"),
-                format!("`{}` must be \"/\" or a path such as \"/orders\"", m.base_path),
+                format!(
+                    "`{}` must be \"/\" or a path such as \"/orders\"",
+                    m.base_path
+                ),
             );
             continue;
         }

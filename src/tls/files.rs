@@ -128,7 +128,9 @@ pub fn load_truststore(path: &Path) -> Result<Truststore, String> {
 }
 
 /// CRLs from PEM (`X509 CRL`) or DER files.
-pub fn load_crls(paths: &[std::path::PathBuf]) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
+pub fn load_crls(
+    paths: &[std::path::PathBuf],
+) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
     let mut crls = Vec::new();
     for path in paths {
         let data = read(path)?;

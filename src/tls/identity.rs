@@ -73,9 +73,10 @@ pub fn rfc4514(name: &x509_parser::x509::X509Name<'_>) -> String {
                 let key = x509_parser::objects::oid2abbrev(attr.attr_type(), registry)
                     .map(str::to_owned)
                     .unwrap_or_else(|_| attr.attr_type().to_id_string());
-                let value = attr.as_str().map(escape_rdn_value).unwrap_or_else(|_| {
-                    format!("#{}", hex(attr.attr_value().data))
-                });
+                let value = attr
+                    .as_str()
+                    .map(escape_rdn_value)
+                    .unwrap_or_else(|_| format!("#{}", hex(attr.attr_value().data)));
                 format!("{key}={value}")
             })
             .collect();

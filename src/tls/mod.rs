@@ -23,7 +23,10 @@ pub fn provider() -> Arc<CryptoProvider> {
 
 /// Build the TLS server configuration of `domain`; problems go to `sink` under `domain[i]`.
 /// Returns the configuration and warnings worth logging.
-pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<(Arc<ServerConfig>, Vec<String>)> {
+pub fn server_config(
+    domain: &Domain,
+    sink: &mut ErrorSink,
+) -> Option<(Arc<ServerConfig>, Vec<String>)> {
     let key = format!("domain[{}]", domain.index);
     let mut failed = false;
     let mut fail = |field: &str, reason: String, sink: &mut ErrorSink| {
@@ -67,8 +70,15 @@ pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<(Arc<Serve
     let inner = match inner {
         Ok(v) => v,
         Err(e) => {
-            let field = if domain.crls.is_empty() { "truststore" } else { "crls" };
-            sink.push(format!("{key}.{field}"), format!("cannot build the client verifier: {e}"));
+            let field = if domain.crls.is_empty() {
+                "truststore"
+            } else {
+                "crls"
+            };
+            sink.push(
+                format!("{key}.{field}"),
+                format!("cannot build the client verifier: {e}"),
+            );
             return None;
         }
     };
@@ -76,13 +86,14 @@ pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<(Arc<Serve
         TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsVersion::Tls13 => &[&rustls::version::TLS13],
     };
-    let builder = match ServerConfig::builder_with_provider(provider).with_protocol_versions(versions) {
-        Ok(b) => b,
-        Err(e) => {
-            sink.push(format!("{key}.min_tls_version"), e.to_string());
-            return None;
-        }
-    };
+    let builder =
+        match ServerConfig::builder_with_provider(provider).with_protocol_versions(versions) {
+            Ok(b) => b,
+            Err(e) => {
+                sink.push(format!("{key}.min_tls_version"), e.to_string());
+                return None;
+            }
+        };
     if let Some(w) = leaf_expiry_warning(&domain.certificate, &chain) {
         warnings.push(w);
     }
@@ -124,6 +135,10 @@ fn leaf_expiry_warning(
     use x509_parser::prelude::FromDer;
     let (_, leaf) = x509_parser::prelude::X509Certificate::from_der(chain.first()?).ok()?;
     let not_after = leaf.validity().not_after;
-    (not_after < x509_parser::time::ASN1Time::now())
-        .then(|| format!("{}: the server certificate expired on {not_after}", path.display()))
+    (not_after < x509_parser::time::ASN1Time::now()).then(|| {
+        format!(
+            "{}: the server certificate expired on {not_after}",
+            path.display()
+        )
+    })
 }

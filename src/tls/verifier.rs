@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
-use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, Error, OtherError, SignatureScheme};
+use rustls::{
+    CertificateError, DigitallySignedStruct, DistinguishedName, Error, OtherError, SignatureScheme,
+};
 use rustls_pki_types::{CertificateDer, UnixTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
@@ -45,7 +47,10 @@ impl ClientVerifier {
 fn format_time(t: UnixTime) -> String {
     time::OffsetDateTime::from_unix_timestamp(t.as_secs() as i64)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| format!("{} seconds after the epoch", t.as_secs()))
 }
 
@@ -118,11 +123,17 @@ impl ClientCertVerifier for ClientVerifier {
     ) -> Result<ClientCertVerified, Error> {
         let parsed = X509Certificate::from_der(end_entity).ok().map(|(_, c)| c);
         let subject = parsed.as_ref().map(|c| rfc4514(c.subject()));
-        match self.inner.verify_client_cert(end_entity, intermediates, now) {
+        match self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)
+        {
             Err(e) => Err(refuse(subject, describe(&e, parsed.as_ref()))),
             Ok(v) => match &parsed {
                 Some(c) if has_client_auth(c) => Ok(v),
-                Some(_) => Err(refuse(subject, "no clientAuth in extended key usage".into())),
+                Some(_) => Err(refuse(
+                    subject,
+                    "no clientAuth in extended key usage".into(),
+                )),
                 None => Err(refuse(None, "certificate cannot be parsed".into())),
             },
         }
