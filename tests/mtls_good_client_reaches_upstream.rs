@@ -13,7 +13,10 @@ async fn good_client_gets_200_and_upstream_sees_rewritten_path() {
     assert_eq!(got.body, "upstream:/rest-service/inventory?limit=5&x=%20y");
     let seen = up.seen();
     assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].path_and_query, "/rest-service/inventory?limit=5&x=%20y");
+    assert_eq!(
+        seen[0].path_and_query,
+        "/rest-service/inventory?limit=5&x=%20y"
+    );
     assert_eq!(seen[0].headers["host"], up.addr.to_string().as_str());
     assert!(got.headers.contains_key("x-request-id"));
 }

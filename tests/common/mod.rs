@@ -168,13 +168,15 @@ pub fn issue(ca: &Ca, leaf: Leaf) -> Issued {
     dn.push(DnType::CommonName, leaf.cn.clone());
     p.distinguished_name = dn;
     for d in leaf.dns {
-        p.subject_alt_names.push(SanType::DnsName(d.try_into().unwrap()));
+        p.subject_alt_names
+            .push(SanType::DnsName(d.try_into().unwrap()));
     }
     for ip in leaf.ips {
         p.subject_alt_names.push(SanType::IpAddress(ip));
     }
     for u in leaf.uris {
-        p.subject_alt_names.push(SanType::URI(u.try_into().unwrap()));
+        p.subject_alt_names
+            .push(SanType::URI(u.try_into().unwrap()));
     }
     p.extended_key_usages = leaf.eku;
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -216,7 +218,10 @@ impl Pki {
             server,
             client,
         };
-        pki.write("truststore.pem", &format!("{}{}", pki.intermediate.pem, pki.root.pem));
+        pki.write(
+            "truststore.pem",
+            &format!("{}{}", pki.intermediate.pem, pki.root.pem),
+        );
         pki.write("root-ca.pem", &pki.root.pem);
         pki.write("server.pem", &pki.server.chain_pem);
         pki.write("server.key", &pki.server.key_pem);
@@ -280,15 +285,25 @@ impl Upstream {
         let seen2 = seen.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else { continue };
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
                 let seen = seen2.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: Request<Incoming>| {
                         let seen = seen.clone();
                         async move {
                             let (parts, body) = req.into_parts();
-                            let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                            let pq = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let pq = parts
+                                .uri
+                                .path_and_query()
+                                .map(|p| p.to_string())
+                                .unwrap_or_default();
                             seen.lock().unwrap().push(Seen {
                                 method: parts.method.clone(),
                                 path_and_query: pq.clone(),
@@ -345,7 +360,9 @@ pub struct Gateway {
 impl Gateway {
     /// Start from configuration text; panics with the configuration errors if refused.
     pub async fn start(config: &str) -> Gateway {
-        Self::try_start(config).await.unwrap_or_else(|e| panic!("gateway refused config:\n{e}"))
+        Self::try_start(config)
+            .await
+            .unwrap_or_else(|e| panic!("gateway refused config:\n{e}"))
     }
 
     /// Start from configuration text, or the errors.
@@ -354,7 +371,9 @@ impl Gateway {
         let path = dir.path().join("gateway.toml");
         std::fs::write(&path, config).unwrap();
         let (snapshot, _warnings) = portcullis::state::load(&path, 1).map_err(|e| e.to_string())?;
-        let gw = portcullis::server::Gateway::bind(snapshot).await.map_err(|e| e.to_string())?;
+        let gw = portcullis::server::Gateway::bind(snapshot)
+            .await
+            .map_err(|e| e.to_string())?;
         let addrs = gw.local_addrs();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let done = tokio::spawn(gw.run(async move {
@@ -414,7 +433,9 @@ pub fn tls_client(root_pem: &str, client: Option<&Issued>, alpn: &[&[u8]]) -> Tl
         .unwrap()
         .with_root_certificates(roots);
     let mut cfg = match client {
-        Some(c) => b.with_client_auth_cert(c.chain_der.clone(), c.key()).unwrap(),
+        Some(c) => b
+            .with_client_auth_cert(c.chain_der.clone(), c.key())
+            .unwrap(),
         None => b.with_no_client_auth(),
     };
     cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
@@ -443,12 +464,18 @@ pub async fn request(
     let fut = async {
         let tcp = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
         let name = ServerName::try_from(sni.to_owned()).map_err(|e| e.to_string())?;
-        let tls = connector.connect(name, tcp).await.map_err(|e| format!("handshake: {e}"))?;
+        let tls = connector
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("handshake: {e}"))?;
         let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
             .await
             .map_err(|e| e.to_string())?;
         tokio::spawn(conn);
-        let resp = send.send_request(req).await.map_err(|e| format!("request: {e}"))?;
+        let resp = send
+            .send_request(req)
+            .await
+            .map_err(|e| format!("request: {e}"))?;
         let (parts, body) = resp.into_parts();
         let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
         Ok(Got {
@@ -457,14 +484,22 @@ pub async fn request(
             body: String::from_utf8_lossy(&body).into_owned(),
         })
     };
-    tokio::time::timeout(STEP, fut).await.map_err(|_| "timed out".to_string())?
+    tokio::time::timeout(STEP, fut)
+        .await
+        .map_err(|_| "timed out".to_string())?
 }
 
 /// `GET path` with the PKI's good client.
 pub async fn get(gw: &Gateway, pki: &Pki, path: &str) -> Got {
-    request(gw.addr(), "localhost", &pki.root.pem, Some(&pki.client), get_req(path))
-        .await
-        .unwrap()
+    request(
+        gw.addr(),
+        "localhost",
+        &pki.root.pem,
+        Some(&pki.client),
+        get_req(path),
+    )
+    .await
+    .unwrap()
 }
 
 /// A GET request for `path` with Host localhost.
