@@ -96,7 +96,11 @@ fn request_id(headers: &http::HeaderMap) -> HeaderValue {
 
 /// Size of the request head as it arrived, near enough: request line plus header lines.
 fn head_size(req: &Request<Incoming>) -> usize {
-    let mut n = req.method().as_str().len() + req.uri().to_string().len() + 12;
+    let uri = req.uri();
+    let mut n = req.method().as_str().len()
+        + uri.path_and_query().map_or(1, |p| p.as_str().len())
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + 12;
     for (name, value) in req.headers() {
         n += name.as_str().len() + value.len() + 4;
     }
