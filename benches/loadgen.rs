@@ -130,6 +130,9 @@ struct LoadArgs {
     /// Proxy PIDs whose CPU time (utime+stime) and VmRSS are sampled at the window edges.
     #[arg(long, value_delimiter = ',')]
     proxy_pids: Vec<u32>,
+    /// Upstream PID, to tell its CPU share apart from other processes'.
+    #[arg(long)]
+    upstream_pid: Option<u32>,
     /// Clock ticks per second for /proc/PID/stat (`getconf CLK_TCK`).
     #[arg(long, default_value_t = 100)]
     clk_tck: u64,
@@ -633,6 +636,55 @@ fn stat_cpu_ticks(path: &str) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
+/// Busy clock ticks of the whole machine (all CPUs), from the first line of /proc/stat.
+fn host_busy_ticks() -> Option<u64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let f: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is included in user).
+    Some(f.iter().take(8).sum::<u64>() - f.get(3)? - f.get(4)?)
+}
+
+/// CPU samples taken at one instant.
+#[derive(Clone, Copy)]
+struct CpuSample {
+    /// Proxy processes.
+    proxy: Option<u64>,
+    /// This process.
+    client: Option<u64>,
+    /// The upstream process.
+    upstream: Option<u64>,
+    /// The whole machine.
+    host: Option<u64>,
+}
+
+impl CpuSample {
+    /// Samples everything now.
+    fn take(proxy_pids: &[u32], upstream_pid: Option<u32>) -> Self {
+        CpuSample {
+            proxy: proc_cpu_ticks(proxy_pids),
+            client: self_cpu_ticks(),
+            upstream: upstream_pid.and_then(|p| proc_cpu_ticks(&[p])),
+            host: host_busy_ticks(),
+        }
+    }
+
+    /// Ticks spent between `self` and `later`.
+    fn until(&self, later: &CpuSample) -> CpuSample {
+        CpuSample {
+            proxy: delta(self.proxy, later.proxy),
+            client: delta(self.client, later.client),
+            upstream: delta(self.upstream, later.upstream),
+            host: delta(self.host, later.host),
+        }
+    }
+}
+
 /// CPU ticks of this load generator process.
 fn self_cpu_ticks() -> Option<u64> {
     stat_cpu_ticks("/proc/self/stat")
@@ -682,10 +734,8 @@ struct Report {
     stats: Stats,
     /// Measured window (s).
     window: f64,
-    /// Proxy CPU ticks spent in the window.
-    cpu_ticks: Option<u64>,
-    /// Load generator CPU ticks spent in the window.
-    client_ticks: Option<u64>,
+    /// CPU ticks spent in the window (proxy, loadgen, upstream, whole machine).
+    cpu: CpuSample,
     /// Idle mode: proxy CPU ticks spent while the connections were held idle.
     idle_cpu_ticks: Option<u64>,
     /// Proxy RSS before the idle connections (kB).
@@ -750,14 +800,13 @@ async fn run_load(args: LoadArgs) -> Result<()> {
 
 /// Runs the keepalive or handshake workers and samples the proxy at the window edges.
 async fn run_timed(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
-    let pids = args.proxy_pids.clone();
+    let (pids, up) = (args.proxy_pids.clone(), args.upstream_pid);
     let (warm_end, end) = (ctx.warm_end, ctx.end);
     let sampler = tokio::spawn(async move {
         sleep_until(warm_end).await;
-        let (c0, s0) = (proc_cpu_ticks(&pids), self_cpu_ticks());
+        let c0 = CpuSample::take(&pids, up);
         sleep_until(end).await;
-        let (c1, s1) = (proc_cpu_ticks(&pids), self_cpu_ticks());
-        (delta(c0, c1), delta(s0, s1))
+        c0.until(&CpuSample::take(&pids, up))
     });
     let workers: Vec<_> = (0..args.connections)
         .map(|_| {
@@ -768,7 +817,7 @@ async fn run_timed(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
             }
         })
         .collect();
-    let (cpu_ticks, client_ticks) = sampler.await?;
+    let cpu = sampler.await?;
     let mut stats = Stats::new();
     // Workers finish their in-flight request after `end`; each request is bounded.
     let grace = ctx.connect_timeout * 2 + ctx.request_timeout + Duration::from_secs(2);
@@ -783,8 +832,7 @@ async fn run_timed(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
     Ok(Report {
         stats,
         window: args.duration,
-        cpu_ticks,
-        client_ticks,
+        cpu,
         idle_cpu_ticks: None,
         rss_before_kb: None,
         rss_open_kb: None,
@@ -836,7 +884,7 @@ async fn run_idle(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
         sleep(Duration::from_secs_f64(args.warmup)).await;
     }
     let rss_before_kb = proc_rss_kb(&args.proxy_pids);
-    let (cpu0, self0) = (proc_cpu_ticks(&args.proxy_pids), self_cpu_ticks());
+    let cpu0 = CpuSample::take(&args.proxy_pids, args.upstream_pid);
 
     let mut stats = Stats::new();
     let mut conns: Vec<Conn> = Vec::with_capacity(args.connections);
@@ -873,7 +921,7 @@ async fn run_idle(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
         );
     }
     let rss_open_kb = proc_rss_kb(&args.proxy_pids);
-    let (cpu1, self1) = (proc_cpu_ticks(&args.proxy_pids), self_cpu_ticks());
+    let cpu1 = CpuSample::take(&args.proxy_pids, args.upstream_pid);
     sleep(Duration::from_secs_f64(args.duration)).await;
     let rss_idle_kb = proc_rss_kb(&args.proxy_pids);
     let cpu2 = proc_cpu_ticks(&args.proxy_pids);
@@ -885,9 +933,8 @@ async fn run_idle(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
     Ok(Report {
         stats,
         window: open_secs,
-        cpu_ticks: delta(cpu0, cpu1),
-        client_ticks: delta(self0, self1),
-        idle_cpu_ticks: delta(cpu1, cpu2),
+        cpu: cpu0.until(&cpu1),
+        idle_cpu_ticks: delta(cpu1.proxy, cpu2),
         rss_before_kb,
         rss_open_kb,
         rss_idle_kb,
@@ -917,12 +964,21 @@ fn print_report(args: &LoadArgs, r: &Report) {
         s.hist.quantile(0.99),
     );
     let cpu_us_per_req = r
-        .cpu_ticks
+        .cpu
+        .proxy
         .filter(|_| s.requests > 0)
         .map(|t| t as f64 * 1e6 / args.clk_tck as f64 / s.requests as f64);
     let pct = |ticks: Option<u64>| ticks.map(|t| t as f64 * 100.0 / args.clk_tck as f64 / r.window);
-    let cpu_pct = pct(r.cpu_ticks);
-    let client_pct = pct(r.client_ticks);
+    let cpu_pct = pct(r.cpu.proxy);
+    let client_pct = pct(r.cpu.client);
+    let upstream_pct = pct(r.cpu.upstream);
+    // Whatever the machine did besides proxy, load generator and upstream: should be ~0.
+    let foreign_pct = match (r.cpu.host, r.cpu.proxy, r.cpu.client) {
+        (Some(h), Some(p), Some(c)) => {
+            pct(Some(h.saturating_sub(p + c + r.cpu.upstream.unwrap_or(0))))
+        }
+        _ => None,
+    };
     let mem_per_conn = match (r.rss_before_kb, r.rss_idle_kb, r.open) {
         (Some(b), Some(i), Some(o)) if o > 0 => Some((i as f64 - b as f64) * 1024.0 / o as f64),
         _ => None,
@@ -948,14 +1004,16 @@ fn print_report(args: &LoadArgs, r: &Report) {
         ));
         line.push_str(&format!(
             "\"proxy_cpu_ticks\":{},\"clk_tck\":{},\"proxy_cpu_us_per_req\":{},\"proxy_cpu_pct\":{},",
-            json_opt(r.cpu_ticks),
+            json_opt(r.cpu.proxy),
             args.clk_tck,
             json_opt(cpu_us_per_req.map(|v| format!("{v:.2}"))),
             json_opt(cpu_pct.map(|v| format!("{v:.1}")))
         ));
         line.push_str(&format!(
-            "\"tls\":\"{tls}\",\"client_cpu_pct\":{},\"proxy_idle_cpu_ticks\":{},",
+            "\"tls\":\"{tls}\",\"client_cpu_pct\":{},\"upstream_cpu_pct\":{},\"foreign_cpu_pct\":{},\"proxy_idle_cpu_ticks\":{},",
             json_opt(client_pct.map(|v| format!("{v:.1}"))),
+            json_opt(upstream_pct.map(|v| format!("{v:.1}"))),
+            json_opt(foreign_pct.map(|v| format!("{v:.1}"))),
             json_opt(r.idle_cpu_ticks)
         ));
         line.push_str(&format!(
@@ -984,15 +1042,22 @@ fn print_report(args: &LoadArgs, r: &Report) {
             "  latency us: p50={p50} p90={p90} p99={p99} max={}",
             s.hist.max
         );
-        if let Some(t) = r.cpu_ticks {
+        let show = |v: Option<f64>| v.map_or("-".to_owned(), |v| format!("{v:.1}"));
+        if let Some(t) = r.cpu.proxy {
             let _ = writeln!(
                 out,
-                "  proxy cpu: {t} ticks ({:.1}% of one core), {} us/req; loadgen cpu {}%",
-                cpu_pct.unwrap_or(0.0),
+                "  proxy cpu: {t} ticks ({}% of one core), {} us/req",
+                show(cpu_pct),
                 cpu_us_per_req.map_or("-".to_owned(), |v| format!("{v:.2}")),
-                client_pct.map_or("-".to_owned(), |v| format!("{v:.1}"))
             );
         }
+        let _ = writeln!(
+            out,
+            "  cpu % of one core: loadgen {} upstream {} other processes {}",
+            show(client_pct),
+            show(upstream_pct),
+            show(foreign_pct)
+        );
         if let Some(o) = r.open {
             let _ = writeln!(
                 out,

@@ -278,7 +278,7 @@ load() {
     shift
     taskset -c "$CLIENT_CPU" "$LOADGEN" load --json \
         --cacert "$PKI/root-ca.pem" --cert "$PKI/client.pem" --key "$PKI/client.key" \
-        --sni localhost --clk-tck "$CLK_TCK" --proxy-pids "$PROXY_PIDS_CSV" "$@" \
+        --sni localhost --clk-tck "$CLK_TCK" --proxy-pids "$PROXY_PIDS_CSV" --upstream-pid "$UP_PID" "$@" \
         >"$out" 2>>"$TMP/loadgen.log" || true
     cat "$out" >&2
 }
@@ -357,6 +357,8 @@ row() {
     row "(a) keep-alive ${KA_CONNS}c /small" "errors" ka_small errors zero
     row "(a) keep-alive ${KA_CONNS}c /small" "proxy CPU % of a core" ka_small proxy_cpu_pct info
     row "(a) keep-alive ${KA_CONNS}c /small" "loadgen CPU % of a core" ka_small client_cpu_pct info
+    row "(a) keep-alive ${KA_CONNS}c /small" "upstream CPU % of a core" ka_small upstream_cpu_pct info
+    row "(a) keep-alive ${KA_CONNS}c /small" "other processes CPU %" ka_small foreign_cpu_pct info
     row "(b) handshake ${HS_CONC}w /small" "handshakes/s" handshake rps info
     row "(b) handshake ${HS_CONC}w /small" "proxy CPU us/handshake" handshake proxy_cpu_us_per_req le 0.5
     row "(b) handshake ${HS_CONC}w /small" "p50 latency us" handshake p50_us info
@@ -364,12 +366,16 @@ row() {
     row "(b) handshake ${HS_CONC}w /small" "errors" handshake errors zero
     row "(b) handshake ${HS_CONC}w /small" "proxy CPU % of a core" handshake proxy_cpu_pct info
     row "(b) handshake ${HS_CONC}w /small" "loadgen CPU % of a core" handshake client_cpu_pct info
+    row "(b) handshake ${HS_CONC}w /small" "upstream CPU % of a core" handshake upstream_cpu_pct info
+    row "(b) handshake ${HS_CONC}w /small" "other processes CPU %" handshake foreign_cpu_pct info
     row "(c) keep-alive ${LARGE_CONNS}c 1 MiB" "throughput MiB/s" ka_large mib_per_s ge 0.9
     row "(c) keep-alive ${LARGE_CONNS}c 1 MiB" "proxy CPU us/request" ka_large proxy_cpu_us_per_req info
     row "(c) keep-alive ${LARGE_CONNS}c 1 MiB" "p99 latency us" ka_large p99_us le 1.0
     row "(c) keep-alive ${LARGE_CONNS}c 1 MiB" "errors" ka_large errors zero
     row "(c) keep-alive ${LARGE_CONNS}c 1 MiB" "proxy CPU % of a core" ka_large proxy_cpu_pct info
     row "(c) keep-alive ${LARGE_CONNS}c 1 MiB" "loadgen CPU % of a core" ka_large client_cpu_pct info
+    row "(c) keep-alive ${LARGE_CONNS}c 1 MiB" "upstream CPU % of a core" ka_large upstream_cpu_pct info
+    row "(c) keep-alive ${LARGE_CONNS}c 1 MiB" "other processes CPU %" ka_large foreign_cpu_pct info
     row "(d) ${IDLE_CONNS} idle mTLS conns" "connections open at end" idle open info
     row "(d) ${IDLE_CONNS} idle mTLS conns" "RSS before (kB)" idle rss_before_kb info
     row "(d) ${IDLE_CONNS} idle mTLS conns" "RSS idle (kB)" idle rss_idle_kb info
