@@ -5,6 +5,8 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -44,12 +46,14 @@ pub struct FramingGuard<T> {
     out_pos: usize,
     max_head: usize,
     scratch: Box<[u8]>,
+    activity: Arc<AtomicU64>,
 }
 
 impl<T> FramingGuard<T> {
     /// Guard `inner`; heads longer than `max_head` are passed on for hyper to refuse.
     /// `enabled = false` (HTTP/2) passes everything through untouched.
-    pub fn new(inner: T, max_head: usize, enabled: bool) -> Self {
+    /// Every read or write that moves bytes bumps `activity`.
+    pub fn new(inner: T, max_head: usize, enabled: bool, activity: Arc<AtomicU64>) -> Self {
         FramingGuard {
             inner,
             state: if enabled {
@@ -61,6 +65,7 @@ impl<T> FramingGuard<T> {
             out: Vec::new(),
             out_pos: 0,
             max_head,
+            activity,
             scratch: if enabled {
                 vec![0; 16 * 1024].into_boxed_slice()
             } else {
@@ -267,6 +272,21 @@ impl<T: AsyncRead + Unpin> AsyncRead for FramingGuard<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = self.as_mut().read_guarded(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl<T: AsyncRead + Unpin> FramingGuard<T> {
+    fn read_guarded(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         loop {
             if this.out_pos < this.out.len() {
@@ -324,13 +344,23 @@ impl<T: AsyncRead + Unpin> AsyncRead for FramingGuard<T> {
     }
 }
 
+impl<T> FramingGuard<T> {
+    fn count(&self, r: &Poll<io::Result<usize>>) {
+        if matches!(r, Poll::Ready(Ok(n)) if *n > 0) {
+            self.activity.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
 impl<T: AsyncWrite + Unpin> AsyncWrite for FramingGuard<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.count(&r);
+        r
     }
 
     fn poll_write_vectored(
@@ -338,7 +368,9 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for FramingGuard<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        self.count(&r);
+        r
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -359,7 +391,7 @@ mod tests {
     use super::*;
 
     fn run(input: &[u8]) -> Vec<u8> {
-        let mut g = FramingGuard::new((), 64 * 1024, true);
+        let mut g = FramingGuard::new((), 64 * 1024, true, Arc::default());
         // Feed in awkward pieces to exercise every state boundary.
         for piece in input.chunks(3) {
             g.feed(piece);

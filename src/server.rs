@@ -4,17 +4,14 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio_rustls::LazyConfigAcceptor;
@@ -220,11 +217,12 @@ async fn serve_connection(
     let svc = service_fn(move |req| service::handle(req, ctx.clone()));
     let builder = http_builder(limits);
     let is_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-    let guarded = FramingGuard::new(tls, limits.max_header_bytes + HEAD_SLACK, !is_h2);
-    let io = TokioIo::new(CountingIo {
-        inner: guarded,
-        activity: activity.clone(),
-    });
+    let io = TokioIo::new(FramingGuard::new(
+        tls,
+        limits.max_header_bytes + HEAD_SLACK,
+        !is_h2,
+        activity.clone(),
+    ));
     let conn = builder.serve_connection(io, svc);
     tokio::pin!(conn);
 
@@ -276,63 +274,4 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
         .max_header_list_size((limits.max_header_bytes + HEAD_SLACK) as u32)
         .max_concurrent_streams(256);
     b
-}
-
-/// Counts reads and writes so an idle connection can be told apart from a busy one.
-struct CountingIo<T> {
-    inner: T,
-    activity: Arc<AtomicU64>,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for CountingIo<T> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if buf.filled().len() > before {
-            self.activity.fetch_add(1, Ordering::Relaxed);
-        }
-        r
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for CountingIo<T> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.fetch_add(1, Ordering::Relaxed);
-        }
-        r
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.fetch_add(1, Ordering::Relaxed);
-        }
-        r
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
 }
