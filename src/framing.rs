@@ -45,7 +45,6 @@ pub struct FramingGuard<T> {
     out: Vec<u8>,
     out_pos: usize,
     max_head: usize,
-    scratch: Box<[u8]>,
     activity: Arc<AtomicU64>,
 }
 
@@ -66,11 +65,6 @@ impl<T> FramingGuard<T> {
             out_pos: 0,
             max_head,
             activity,
-            scratch: if enabled {
-                vec![0; 16 * 1024].into_boxed_slice()
-            } else {
-                Box::new([])
-            },
         }
     }
 
@@ -294,8 +288,12 @@ impl<T: AsyncRead + Unpin> FramingGuard<T> {
                 buf.put_slice(&this.out[this.out_pos..this.out_pos + n]);
                 this.out_pos += n;
                 if this.out_pos == this.out.len() {
-                    this.out.clear();
                     this.out_pos = 0;
+                    if this.out.capacity() > 4096 {
+                        this.out = Vec::new(); // keep idle connections small
+                    } else {
+                        this.out.clear();
+                    }
                 }
                 return Poll::Ready(Ok(()));
             }
@@ -321,7 +319,9 @@ impl<T: AsyncRead + Unpin> FramingGuard<T> {
                 }
                 return r;
             }
-            let mut rb = ReadBuf::new(&mut this.scratch);
+            // Heads are read through a stack buffer: no per-connection scratch memory.
+            let mut scratch = [0u8; 8192];
+            let mut rb = ReadBuf::new(&mut scratch);
             match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
                 Poll::Ready(Ok(())) => {
                     let n = rb.filled().len();
@@ -335,8 +335,10 @@ impl<T: AsyncRead + Unpin> FramingGuard<T> {
                         }
                         return Poll::Ready(Ok(()));
                     }
-                    let data = this.scratch[..n].to_vec();
-                    this.feed(&data);
+                    this.feed(&scratch[..n]);
+                    if this.head.capacity() > 64 * 1024 && this.head.is_empty() {
+                        this.head = Vec::new();
+                    }
                 }
                 other => return other,
             }
