@@ -81,17 +81,23 @@ fn request_id(headers: &http::HeaderMap) -> HeaderValue {
             return v.clone();
         }
     }
-    let r: u128 = rand::random();
-    let s = format!("{:032x}", r);
-    let id = format!(
-        "{}-{}-4{}-{}-{}",
-        &s[0..8],
-        &s[8..12],
-        &s[13..16],
-        &s[16..20],
-        &s[20..32]
-    );
-    HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("0"))
+    // A random (version 4) UUID, formatted without intermediate allocations.
+    let mut r: [u8; 16] = rand::random();
+    r[6] = (r[6] & 0x0f) | 0x40;
+    r[8] = (r[8] & 0x3f) | 0x80;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 36];
+    let mut j = 0;
+    for (i, b) in r.iter().enumerate() {
+        if matches!(i, 4 | 6 | 8 | 10) {
+            out[j] = b'-';
+            j += 1;
+        }
+        out[j] = HEX[(b >> 4) as usize];
+        out[j + 1] = HEX[(b & 15) as usize];
+        j += 2;
+    }
+    HeaderValue::from_bytes(&out).unwrap_or(HeaderValue::from_static("0"))
 }
 
 /// Size of the request head as it arrived, near enough: request line plus header lines.
@@ -186,15 +192,20 @@ async fn proxy(
     }
 
     let upstreams = &ctx.snapshot.upstreams;
-    let (client, pool, authority) = match &integration.target {
+    let (client, pool, authority, host) = match &integration.target {
         IntegrationTarget::Pool(name) => {
             let pool = upstreams
                 .pool(name)
                 .ok_or(GatewayError::IntegrationFailure)?;
             let i = pool.pick();
-            (&pool.client, Some((pool, i)), &pool.targets[i].authority)
+            let t = &pool.targets[i];
+            (&pool.client, Some((pool, i)), &t.authority, t.host.clone())
         }
-        IntegrationTarget::Direct(a) => (&upstreams.direct, None, a),
+        IntegrationTarget::Direct(a) => {
+            let host =
+                HeaderValue::from_str(a.as_str()).map_err(|_| GatewayError::IntegrationFailure)?;
+            (&upstreams.direct, None, a, host)
+        }
     };
     log.upstream = Some(authority.as_str().to_owned());
     let uri = Uri::builder()
@@ -203,8 +214,6 @@ async fn proxy(
         .path_and_query(path_and_query)
         .build()
         .map_err(|_| GatewayError::BadRequest("Invalid request path"))?;
-    let host =
-        HeaderValue::from_str(authority.as_str()).map_err(|_| GatewayError::IntegrationFailure)?;
 
     let (parts, body) = req.into_parts();
     let verdict = Arc::new(BodyVerdict::default());

@@ -33,6 +33,8 @@ pub type HttpClient = Client<HttpsConnector<HttpConnector>, RequestBody>;
 pub struct Target {
     /// `host:port`.
     pub authority: Authority,
+    /// The same, ready to send as the `Host` header.
+    pub host: http::HeaderValue,
     /// Skip until this many milliseconds after [`epoch`]; 0 when healthy.
     ejected_until_ms: AtomicU64,
 }
@@ -121,6 +123,8 @@ impl Upstreams {
                                 .iter()
                                 .map(|a| Target {
                                     authority: a.clone(),
+                                    host: http::HeaderValue::from_str(a.as_str())
+                                        .unwrap_or(http::HeaderValue::from_static("invalid")),
                                     ejected_until_ms: AtomicU64::new(0),
                                 })
                                 .collect(),
