@@ -3,13 +3,16 @@
 //! front door must refuse it instead (request smuggling). This reader follows HTTP/1 framing
 //! on the way in, and marks such a request head so the service answers 400 and never forwards.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
 
 /// Header the guard adds to a request head whose framing is ambiguous.
 pub const AMBIGUOUS_MARK: &str = "x-portcullis-ambiguous-framing";
@@ -46,14 +49,26 @@ pub struct FramingGuard<T> {
     out_pos: usize,
     max_head: usize,
     activity: Arc<AtomicU64>,
+    header_timeout: Duration,
+    head_deadline: Option<Pin<Box<Sleep>>>,
 }
 
 impl<T> FramingGuard<T> {
     /// Guard `inner`; heads longer than `max_head` are passed on for hyper to refuse.
     /// `enabled = false` (HTTP/2) passes everything through untouched.
-    /// Every read or write that moves bytes bumps `activity`.
-    pub fn new(inner: T, max_head: usize, enabled: bool, activity: Arc<AtomicU64>) -> Self {
+    /// Every read or write that moves bytes bumps `activity`. A request head must arrive
+    /// within `header_timeout`, counted from the connection's start for the first request and
+    /// from the head's first byte for later ones (an idle keep-alive connection is not cut).
+    pub fn new(
+        inner: T,
+        max_head: usize,
+        enabled: bool,
+        header_timeout: Duration,
+        activity: Arc<AtomicU64>,
+    ) -> Self {
         FramingGuard {
+            header_timeout,
+            head_deadline: enabled.then(|| Box::pin(tokio::time::sleep(header_timeout))),
             inner,
             state: if enabled {
                 State::Head
@@ -132,6 +147,7 @@ impl<T> FramingGuard<T> {
     }
 
     fn finish_head(&mut self) {
+        self.head_deadline = None;
         let mut head = std::mem::take(&mut self.head);
         let (next, ambiguous) = inspect_head(&head);
         if ambiguous {
@@ -336,9 +352,30 @@ impl<T: AsyncRead + Unpin> FramingGuard<T> {
                         return Poll::Ready(Ok(()));
                     }
                     this.feed(&scratch[..n]);
+                    if this.state == State::Head
+                        && !this.head.is_empty()
+                        && this.head_deadline.is_none()
+                    {
+                        this.head_deadline =
+                            Some(Box::pin(tokio::time::sleep(this.header_timeout)));
+                    }
                     if this.head.capacity() > 64 * 1024 && this.head.is_empty() {
                         this.head = Vec::new();
                     }
+                }
+                Poll::Pending => {
+                    if let Some(d) = this.head_deadline.as_mut() {
+                        if d.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(Err(io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                format!(
+                                    "request head not received within {:?}",
+                                    this.header_timeout
+                                ),
+                            )));
+                        }
+                    }
+                    return Poll::Pending;
                 }
                 other => return other,
             }
@@ -393,7 +430,8 @@ mod tests {
     use super::*;
 
     fn run(input: &[u8]) -> Vec<u8> {
-        let mut g = FramingGuard::new((), 64 * 1024, true, Arc::default());
+        let mut g = FramingGuard::new((), 64 * 1024, false, Duration::from_secs(1), Arc::default());
+        g.state = State::Head;
         // Feed in awkward pieces to exercise every state boundary.
         for piece in input.chunks(3) {
             g.feed(piece);

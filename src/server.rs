@@ -221,6 +221,7 @@ async fn serve_connection(
         tls,
         limits.max_header_bytes + HEAD_SLACK,
         !is_h2,
+        limits.header_read_timeout,
         activity.clone(),
     ));
     let conn = builder.serve_connection(io, svc);
@@ -266,7 +267,8 @@ fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
     let mut b = auto::Builder::new(TokioExecutor::new());
     b.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout)
+        // The head timeout is the framing guard's: hyper's would also cut idle keep-alive.
+        .header_read_timeout(None)
         .max_buf_size((limits.max_header_bytes + HEAD_SLACK).max(8192))
         .keep_alive(true);
     b.http2()
