@@ -68,7 +68,7 @@ enum Cmd {
         listen: SocketAddr,
     },
     /// Generate mTLS HTTP/1.1 load against a proxy.
-    Load(LoadArgs),
+    Load(Box<LoadArgs>),
 }
 
 /// Load shapes.
@@ -164,7 +164,7 @@ fn main() -> Result<()> {
     match cli.cmd {
         Cmd::Pki { dir } => write_pki(&dir),
         Cmd::Upstream { listen } => rt.block_on(run_upstream(listen)),
-        Cmd::Load(args) => rt.block_on(run_load(args)),
+        Cmd::Load(args) => rt.block_on(run_load(*args)),
     }
 }
 

@@ -49,7 +49,14 @@ fn demo_config_builds_with_a_generated_dev_pki() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(certs.join("client.key")).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "private keys must not be readable by others");
+        let mode = std::fs::metadata(certs.join("client.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "private keys must not be readable by others"
+        );
     }
 }

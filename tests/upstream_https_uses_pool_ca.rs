@@ -27,10 +27,14 @@ async fn tls_upstream(ca: &Ca) -> std::net::SocketAddr {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
-            let Ok((tcp, _)) = listener.accept().await else { continue };
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
                 let svc = service_fn(|req: http::Request<hyper::body::Incoming>| async move {
                     let body = format!("tls-upstream:{}", req.uri().path());
                     Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(
@@ -76,5 +80,8 @@ async fn https_integration_verifies_the_upstream_with_the_pool_ca() {
     let gw = Gateway::start(&config(&pki, upstream, "")).await;
     let got = get(&gw, &pki, "/inventory").await;
     assert_eq!(got.status, 504, "{got:?}");
-    assert_eq!(got.headers["x-amzn-errortype"], "InternalServerErrorException");
+    assert_eq!(
+        got.headers["x-amzn-errortype"],
+        "InternalServerErrorException"
+    );
 }
