@@ -41,6 +41,11 @@ enum Command {
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormat,
     },
+    /// A local private CA: root and subordinate CAs, client and server certificates, CRLs.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
     /// Validate a configuration and every file it names; exit 1 with precise errors.
     Check {
         /// The configuration file.
@@ -49,10 +54,196 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum PkiCommand {
+    /// Build a root CA and subordinate CAs, the truststore and an empty CRL per CA.
+    Init {
+        /// CA directory.
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+        /// CAs in all, root included (1 to 5).
+        #[arg(long, default_value_t = 2)]
+        levels: u8,
+        /// Key algorithm.
+        #[arg(long, value_enum, default_value = "ec-p256")]
+        key: portcullis::pki::KeyKind,
+        /// Root CA common name.
+        #[arg(long, default_value = "Portcullis Root CA")]
+        cn: String,
+        /// Replace an existing CA in the directory.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Issue a client or server certificate from the issuing CA.
+    Issue {
+        #[command(subcommand)]
+        kind: IssueKind,
+    },
+    /// Revoke a certificate and rewrite its issuer's CRL.
+    Revoke {
+        /// CA directory.
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+        /// Serial number in hex (as `pki list` shows it).
+        #[arg(long)]
+        serial: String,
+        /// RFC 5280 reason.
+        #[arg(long, default_value = "keyCompromise")]
+        reason: String,
+    },
+    /// List the CAs and every issued certificate.
+    List {
+        /// CA directory.
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum IssueKind {
+    /// A client certificate (clientAuth): NAME.pem (leaf + chain) and NAME.key.
+    Client {
+        /// CA directory.
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+        /// Common name; also the file name unless --out is given.
+        #[arg(long)]
+        cn: String,
+        /// URI subject alternative names (e.g. spiffe://corp/inventory).
+        #[arg(long = "san-uri")]
+        san_uri: Vec<String>,
+        /// DNS subject alternative names.
+        #[arg(long = "san-dns")]
+        san_dns: Vec<String>,
+        /// Validity in days.
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        /// Encrypt the key as PKCS#8 with the passphrase in this file.
+        #[arg(long)]
+        passphrase_file: Option<PathBuf>,
+        /// File name stem (default: the common name).
+        #[arg(long)]
+        out: Option<String>,
+    },
+    /// A server certificate (serverAuth).
+    Server {
+        /// CA directory.
+        #[arg(long, default_value = "certs")]
+        dir: PathBuf,
+        /// DNS names (the first is the common name and the file name unless --out is given).
+        #[arg(long, required_unless_present = "ip")]
+        dns: Vec<String>,
+        /// IP addresses.
+        #[arg(long)]
+        ip: Vec<std::net::IpAddr>,
+        /// Validity in days.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        /// File name stem.
+        #[arg(long)]
+        out: Option<String>,
+    },
+}
+
+fn pki(cmd: PkiCommand) -> anyhow::Result<()> {
+    use portcullis::pki;
+    let print = |files: &[PathBuf]| {
+        for f in files {
+            println!("wrote {}", f.display());
+        }
+    };
+    match cmd {
+        PkiCommand::Init {
+            dir,
+            levels,
+            key,
+            cn,
+            force,
+        } => {
+            let files = pki::init(&pki::InitOptions {
+                dir: dir.clone(),
+                levels,
+                key,
+                cn,
+                force,
+            })?;
+            print(&files);
+            println!(
+                "truststore for [[domain]]: truststore = \"{}\"",
+                dir.join("truststore.pem").display()
+            );
+        }
+        PkiCommand::Issue { kind } => {
+            let opts = match kind {
+                IssueKind::Client {
+                    dir,
+                    cn,
+                    san_uri,
+                    san_dns,
+                    days,
+                    passphrase_file,
+                    out,
+                } => pki::IssueOptions {
+                    dir,
+                    server: false,
+                    out: out.unwrap_or_else(|| cn.clone()),
+                    cn,
+                    dns: san_dns,
+                    ips: vec![],
+                    uris: san_uri,
+                    days,
+                    passphrase_file,
+                },
+                IssueKind::Server {
+                    dir,
+                    dns,
+                    ip,
+                    days,
+                    out,
+                } => {
+                    let cn = dns
+                        .first()
+                        .cloned()
+                        .or_else(|| ip.first().map(|i| i.to_string()))
+                        .unwrap_or_default();
+                    pki::IssueOptions {
+                        dir,
+                        server: true,
+                        out: out.unwrap_or_else(|| cn.clone()),
+                        cn,
+                        dns,
+                        ips: ip,
+                        uris: vec![],
+                        days,
+                        passphrase_file: None,
+                    }
+                }
+            };
+            let (files, serial) = pki::issue(&opts)?;
+            print(&files);
+            println!("serial {serial}");
+        }
+        PkiCommand::Revoke {
+            dir,
+            serial,
+            reason,
+        } => {
+            let crl = pki::revoke(&dir, &serial, &reason)?;
+            println!("wrote {}", crl.display());
+            println!(
+                "revoked {serial}; the gateway refuses it once it has reloaded (SIGHUP) or restarted with this CRL in `crls`"
+            );
+        }
+        PkiCommand::List { dir } => print!("{}", pki::list(&dir)?),
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { config } => return check(&config),
+        Command::Pki { command } => pki(command),
         Command::Serve {
             config,
             workers,
