@@ -7,6 +7,7 @@ pub mod body;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod explain;
 pub mod forward;
 pub mod framing;
 pub mod path;

@@ -46,6 +46,27 @@ enum Command {
         #[command(subcommand)]
         command: PkiCommand,
     },
+    /// Why would this client certificate be accepted or refused by a domain? Runs the domain's
+    /// real verifier. Exit 0 accepted, 1 rejected, 2 on error.
+    Explain {
+        /// The configuration file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The domain (SNI name) whose truststore and CRLs decide.
+        #[arg(long)]
+        domain: String,
+        /// The client certificate (PEM leaf, optionally followed by its chain).
+        client: PathBuf,
+        /// Intermediate certificates the client would send.
+        #[arg(long)]
+        chain: Option<PathBuf>,
+        /// Check at this time (RFC 3339) instead of now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate a configuration and every file it names; exit 1 with precise errors.
     Check {
         /// The configuration file.
@@ -244,6 +265,36 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { config } => return check(&config),
         Command::Pki { command } => pki(command),
+        Command::Explain {
+            config,
+            domain,
+            client,
+            chain,
+            at,
+            json,
+        } => {
+            let run = portcullis::explain::parse_time(at.as_deref()).and_then(|at| {
+                portcullis::explain::explain(&config, &domain, &client, chain.as_deref(), at)
+            });
+            return match run {
+                Ok(e) => {
+                    if json {
+                        println!("{}", e.to_json());
+                    } else {
+                        print!("{}", e.to_text());
+                    }
+                    if e.accepted() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::from(1)
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
         Command::Serve {
             config,
             workers,

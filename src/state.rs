@@ -20,6 +20,8 @@ pub struct DomainState {
     pub tls: Arc<ServerConfig>,
     /// Its API mappings.
     pub routes: DomainRoutes,
+    /// The client verifier inside `tls`, for `explain`.
+    pub verifier: Arc<crate::tls::verifier::ClientVerifier>,
 }
 
 /// The domains sharing one listen address; the first answers clients that send no SNI.
@@ -69,14 +71,15 @@ impl Snapshot {
         let routes = crate::routing::build(&config, &mut sink);
         let mut listeners: Vec<ListenerState> = Vec::new();
         for (domain, routes) in config.domains.iter().zip(routes) {
-            let Some((tls, w)) = crate::tls::server_config(domain, &mut sink) else {
+            let Some(tls) = crate::tls::server_config(domain, &mut sink) else {
                 continue;
             };
-            warnings.extend(w);
+            warnings.extend(tls.warnings);
             let state = Arc::new(DomainState {
                 name: domain.name.as_str().into(),
-                tls,
+                tls: tls.config,
                 routes,
+                verifier: tls.verifier,
             });
             match listeners.iter_mut().find(|l| l.addr == domain.listen) {
                 Some(l) => l.domains.push(state),

@@ -22,11 +22,8 @@ pub fn provider() -> Arc<CryptoProvider> {
 }
 
 /// Build the TLS server configuration of `domain`; problems go to `sink` under `domain[i]`.
-/// Returns the configuration and warnings worth logging.
-pub fn server_config(
-    domain: &Domain,
-    sink: &mut ErrorSink,
-) -> Option<(Arc<ServerConfig>, Vec<String>)> {
+/// Returns the configuration, its verifier and warnings worth logging.
+pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<DomainTls> {
     let key = format!("domain[{}]", domain.index);
     let mut failed = false;
     let mut fail = |field: &str, reason: String, sink: &mut ErrorSink| {
@@ -48,8 +45,10 @@ pub fn server_config(
     let (chain, private_key, truststore, crls) = (chain?, private_key?, truststore?, crls?);
     let mut warnings = truststore.warnings;
 
+    let trust_certs = truststore.certs.clone();
+    let (anchors, chain_links) = split_anchors(truststore.certs);
     let mut roots = RootCertStore::empty();
-    for (i, cert) in truststore.certs.into_iter().enumerate() {
+    for (i, cert) in anchors.into_iter() {
         if let Err(e) = roots.add(cert) {
             sink.push(
                 format!("{key}.truststore"),
@@ -62,9 +61,19 @@ pub fn server_config(
             return None;
         }
     }
+    let hints: Vec<rustls::DistinguishedName> = chain_links
+        .iter()
+        .filter_map(|c| {
+            use x509_parser::prelude::FromDer;
+            x509_parser::prelude::X509Certificate::from_der(c)
+                .ok()
+                .map(|(_, x)| rustls::DistinguishedName::from(x.subject().as_raw().to_vec()))
+        })
+        .collect();
     let provider = provider();
     let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .with_crls(crls)
+        .add_root_hint_subjects(hints)
+        .with_crls(crls.clone())
         .allow_unknown_revocation_status()
         .build();
     let inner = match inner {
@@ -97,8 +106,14 @@ pub fn server_config(
     if let Some(w) = leaf_expiry_warning(&domain.certificate, &chain) {
         warnings.push(w);
     }
+    let verifier = Arc::new(verifier::ClientVerifier::new(
+        inner,
+        &trust_certs,
+        chain_links,
+        crls,
+    ));
     let mut config = match builder
-        .with_client_cert_verifier(Arc::new(verifier::ClientVerifier::new(inner)))
+        .with_client_cert_verifier(verifier.clone())
         .with_single_cert(chain, private_key)
     {
         Ok(c) => c,
@@ -125,7 +140,22 @@ pub fn server_config(
     // No resumption: every connection is verified against the current truststore and CRLs.
     config.session_storage = Arc::new(NoServerSessionStorage {});
     config.send_tls13_tickets = 0;
-    Some((Arc::new(config), warnings))
+    Some(DomainTls {
+        config: Arc::new(config),
+        verifier,
+        warnings,
+    })
+}
+
+/// A domain's TLS: the server configuration, its client verifier, and warnings to log.
+#[derive(Debug)]
+pub struct DomainTls {
+    /// rustls server configuration (client certificates required).
+    pub config: Arc<ServerConfig>,
+    /// The verifier inside `config`, for `explain`.
+    pub verifier: Arc<verifier::ClientVerifier>,
+    /// Truststore and certificate warnings.
+    pub warnings: Vec<String>,
 }
 
 fn leaf_expiry_warning(
@@ -141,4 +171,42 @@ fn leaf_expiry_warning(
             path.display()
         )
     })
+}
+
+/// Split a truststore into trust anchors (self-signed, or whose issuer is not in the bundle)
+/// and chain links (CAs issued by another CA of the bundle). Anchors are never checked for
+/// revocation, so an intermediate must not be one: revoking it in its parent's CRL must work.
+#[allow(clippy::type_complexity)]
+fn split_anchors(
+    certs: Vec<rustls_pki_types::CertificateDer<'static>>,
+) -> (
+    Vec<(usize, rustls_pki_types::CertificateDer<'static>)>,
+    Vec<rustls_pki_types::CertificateDer<'static>>,
+) {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let names: Vec<Option<(Vec<u8>, Vec<u8>)>> = certs
+        .iter()
+        .map(|c| {
+            X509Certificate::from_der(c)
+                .ok()
+                .map(|(_, x)| (x.subject().as_raw().to_vec(), x.issuer().as_raw().to_vec()))
+        })
+        .collect();
+    let mut anchors = Vec::new();
+    let mut links = Vec::new();
+    for (i, cert) in certs.into_iter().enumerate() {
+        let is_link = match &names[i] {
+            Some((subject, issuer)) if subject != issuer => names
+                .iter()
+                .enumerate()
+                .any(|(j, n)| j != i && n.as_ref().is_some_and(|(s, _)| s == issuer)),
+            _ => false,
+        };
+        if is_link {
+            links.push(cert);
+        } else {
+            anchors.push((i, cert));
+        }
+    }
+    (anchors, links)
 }

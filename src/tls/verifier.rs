@@ -9,8 +9,8 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{
     CertificateError, DigitallySignedStruct, DistinguishedName, Error, OtherError, SignatureScheme,
 };
-use rustls_pki_types::{CertificateDer, UnixTime};
-use x509_parser::prelude::{FromDer, X509Certificate};
+use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
+use x509_parser::prelude::{CertificateRevocationList, FromDer, X509Certificate};
 
 use super::identity::rfc4514;
 
@@ -31,16 +31,216 @@ impl fmt::Display for Refusal {
 
 impl std::error::Error for Refusal {}
 
-/// Wraps the WebPKI verifier; every refusal carries a [`Refusal`].
+/// Wraps the WebPKI verifier; every refusal carries a [`Refusal`]. The same verifier serves
+/// live handshakes and `portcullis explain`, so both give the same reason.
 #[derive(Debug)]
 pub struct ClientVerifier {
     inner: Arc<dyn ClientCertVerifier>,
+    /// Subjects of the truststore's certificates, for "not in the truststore" messages.
+    trust_subjects: Vec<String>,
+    /// The domain's CRLs, to say when and why a certificate was revoked.
+    crls: Vec<CertificateRevocationListDer<'static>>,
+    /// Truststore CAs issued by another truststore CA: chain links, not anchors.
+    truststore_intermediates: Vec<CertificateDer<'static>>,
 }
 
 impl ClientVerifier {
-    /// Wrap `inner`, a verifier that requires a client certificate.
-    pub fn new(inner: Arc<dyn ClientCertVerifier>) -> Self {
-        ClientVerifier { inner }
+    /// Wrap `inner`, a verifier that requires a client certificate, built from the truststore
+    /// `trust` (anchors and intermediates alike), its `intermediates` and `crls`.
+    pub fn new(
+        inner: Arc<dyn ClientCertVerifier>,
+        trust: &[CertificateDer<'_>],
+        truststore_intermediates: Vec<CertificateDer<'static>>,
+        crls: Vec<CertificateRevocationListDer<'static>>,
+    ) -> Self {
+        let trust_subjects = trust
+            .iter()
+            .filter_map(|c| {
+                X509Certificate::from_der(c)
+                    .ok()
+                    .map(|(_, c)| rfc4514(c.subject()))
+            })
+            .collect();
+        ClientVerifier {
+            inner,
+            trust_subjects,
+            crls,
+            truststore_intermediates,
+        }
+    }
+
+    /// Verify a presented chain (leaf first) at `now`, exactly as a handshake would.
+    pub fn verify_chain(&self, chain: &[CertificateDer<'_>], now: UnixTime) -> Result<(), Refusal> {
+        let Some((leaf, intermediates)) = chain.split_first() else {
+            return Err(Refusal {
+                subject: None,
+                reason: "no client certificate presented".into(),
+            });
+        };
+        match self.verify_client_cert(leaf, intermediates, now) {
+            Ok(_) => Ok(()),
+            Err(Error::InvalidCertificate(CertificateError::Other(OtherError(e)))) => Err(e
+                .downcast_ref::<Refusal>()
+                .cloned()
+                .unwrap_or_else(|| Refusal {
+                    subject: None,
+                    reason: e.to_string(),
+                })),
+            Err(e) => Err(Refusal {
+                subject: None,
+                reason: describe(&e, None),
+            }),
+        }
+    }
+
+    /// Words for a refusal, with the context only this verifier has (truststore, CRLs, chain).
+    fn explain(
+        &self,
+        err: &Error,
+        leaf: Option<&X509Certificate<'_>>,
+        intermediates: &[CertificateDer<'_>],
+    ) -> String {
+        let Some(leaf) = leaf else {
+            return describe(err, None);
+        };
+        match err {
+            Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+                self.unknown_issuer(leaf, intermediates)
+            }
+            Error::InvalidCertificate(CertificateError::Revoked) => {
+                self.revoked(leaf, intermediates)
+            }
+            Error::InvalidCertificate(
+                CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+                | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. },
+            ) => {
+                let oid = &leaf.signature_algorithm.algorithm;
+                let name = x509_parser::objects::oid2sn(oid, x509_parser::objects::oid_registry())
+                    .map(str::to_owned)
+                    .unwrap_or_else(|_| oid.to_id_string());
+                format!("signature algorithm {name} is not accepted")
+            }
+            _ => describe(err, Some(leaf)),
+        }
+    }
+
+    fn unknown_issuer(
+        &self,
+        leaf: &X509Certificate<'_>,
+        intermediates: &[CertificateDer<'_>],
+    ) -> String {
+        let held = if self.trust_subjects.is_empty() {
+            "nothing".to_owned()
+        } else {
+            self.trust_subjects
+                .iter()
+                .map(|s| format!("'{s}'"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let chain: Vec<X509Certificate<'_>> = intermediates
+            .iter()
+            .filter_map(|c| X509Certificate::from_der(c).ok().map(|(_, c)| c))
+            .collect();
+        // Follow the presented chain up to the first issuer nobody here has.
+        let mut current = leaf;
+        for _ in 0..=chain.len() {
+            let issuer = rfc4514(current.issuer());
+            if self.trust_subjects.contains(&issuer) {
+                return format!(
+                    "issuer '{issuer}' is in the truststore by name, but its key did not sign '{}'",
+                    rfc4514(current.subject())
+                );
+            }
+            match chain.iter().find(|c| rfc4514(c.subject()) == issuer) {
+                Some(next) if !std::ptr::eq(next, current) => current = next,
+                _ => {
+                    return if std::ptr::eq(current, leaf) && chain.is_empty() {
+                        format!(
+                            "issuer '{issuer}' is not in the truststore; the truststore holds: {held} \
+                             (if '{issuer}' is an intermediate CA: missing intermediate '{issuer}': \
+                             send it in the chain or add it to the truststore)"
+                        )
+                    } else if std::ptr::eq(current, leaf) {
+                        format!(
+                            "issuer '{issuer}' is not in the truststore nor in the chain sent; \
+                             the truststore holds: {held}"
+                        )
+                    } else {
+                        format!(
+                            "issuer '{issuer}' of intermediate '{}' is not in the truststore; \
+                             the truststore holds: {held} (if '{issuer}' is an intermediate CA: \
+                             missing intermediate '{issuer}': send it in the chain or add it to \
+                             the truststore)",
+                            rfc4514(current.subject())
+                        )
+                    };
+                }
+            }
+        }
+        format!(
+            "issuer '{}' is not in the truststore; the truststore holds: {held}",
+            rfc4514(leaf.issuer())
+        )
+    }
+
+    fn revoked(&self, leaf: &X509Certificate<'_>, intermediates: &[CertificateDer<'_>]) -> String {
+        let chain: Vec<X509Certificate<'_>> = intermediates
+            .iter()
+            .filter_map(|c| X509Certificate::from_der(c).ok().map(|(_, c)| c))
+            .collect();
+        for crl_der in &self.crls {
+            let Ok((_, crl)) = CertificateRevocationList::from_der(crl_der) else {
+                continue;
+            };
+            let crl_issuer = rfc4514(crl.issuer());
+            for cert in std::iter::once(leaf).chain(chain.iter()) {
+                if rfc4514(cert.issuer()) != crl_issuer {
+                    continue;
+                }
+                if let Some(entry) = crl
+                    .iter_revoked_certificates()
+                    .find(|r| r.raw_serial() == cert.raw_serial())
+                {
+                    let when = entry
+                        .revocation_date
+                        .to_datetime()
+                        .format(&time::format_description::well_known::Rfc3339)
+                        .unwrap_or_default();
+                    let reason = entry
+                        .reason_code()
+                        .map(|(_, r)| reason_name(r.0))
+                        .unwrap_or("unspecified");
+                    let whose = if std::ptr::eq(cert, leaf) {
+                        String::new()
+                    } else {
+                        format!(" (intermediate '{}')", rfc4514(cert.subject()))
+                    };
+                    return format!(
+                        "revoked on {when}{whose} (CRL of '{crl_issuer}', reason {reason})"
+                    );
+                }
+            }
+        }
+        format!(
+            "certificate is revoked (CRL of '{}')",
+            rfc4514(leaf.issuer())
+        )
+    }
+}
+
+fn reason_name(code: u8) -> &'static str {
+    match code {
+        1 => "keyCompromise",
+        2 => "cACompromise",
+        3 => "affiliationChanged",
+        4 => "superseded",
+        5 => "cessationOfOperation",
+        6 => "certificateHold",
+        8 => "removeFromCRL",
+        9 => "privilegeWithdrawn",
+        10 => "aACompromise",
+        _ => "unspecified",
     }
 }
 
@@ -123,11 +323,33 @@ impl ClientCertVerifier for ClientVerifier {
     ) -> Result<ClientCertVerified, Error> {
         let parsed = X509Certificate::from_der(end_entity).ok().map(|(_, c)| c);
         let subject = parsed.as_ref().map(|c| rfc4514(c.subject()));
+        // Truststore intermediates are offered as chain links, not trust anchors, so that
+        // their revocation is checked like any other intermediate's.
+        let mut joined;
+        let intermediates = if self.truststore_intermediates.is_empty() {
+            intermediates
+        } else {
+            joined = Vec::with_capacity(intermediates.len() + self.truststore_intermediates.len());
+            joined.extend(
+                intermediates
+                    .iter()
+                    .map(|c| CertificateDer::from(c.as_ref())),
+            );
+            joined.extend(
+                self.truststore_intermediates
+                    .iter()
+                    .map(|c| CertificateDer::from(c.as_ref())),
+            );
+            &joined[..]
+        };
         match self
             .inner
             .verify_client_cert(end_entity, intermediates, now)
         {
-            Err(e) => Err(refuse(subject, describe(&e, parsed.as_ref()))),
+            Err(e) => Err(refuse(
+                subject,
+                self.explain(&e, parsed.as_ref(), intermediates),
+            )),
             Ok(v) => match &parsed {
                 Some(c) if has_client_auth(c) => Ok(v),
                 Some(_) => Err(refuse(
