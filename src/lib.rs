@@ -10,6 +10,7 @@ pub mod error;
 pub mod explain;
 pub mod forward;
 pub mod framing;
+pub mod lint;
 pub mod path;
 pub mod pki;
 pub mod routing;

@@ -67,11 +67,31 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Truststore tools.
+    Truststore {
+        #[command(subcommand)]
+        command: TruststoreCommand,
+    },
     /// Validate a configuration and every file it names; exit 1 with precise errors.
     Check {
         /// The configuration file.
         #[arg(long, short)]
         config: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TruststoreCommand {
+    /// One row per certificate with findings; exit 0 clean, 1 warnings, 2 errors.
+    Lint {
+        /// The PEM bundle.
+        file: PathBuf,
+        /// Add API Gateway's rules (count, size, depth, algorithms) and wording.
+        #[arg(long)]
+        aws: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -265,6 +285,18 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { config } => return check(&config),
         Command::Pki { command } => pki(command),
+        Command::Truststore {
+            command: TruststoreCommand::Lint { file, aws, json },
+        } => {
+            let report =
+                portcullis::lint::lint_truststore(&file, aws, time::OffsetDateTime::now_utc());
+            if json {
+                println!("{}", report.to_json());
+            } else {
+                print!("{}", report.to_text());
+            }
+            return ExitCode::from(report.exit_code());
+        }
         Command::Explain {
             config,
             domain,

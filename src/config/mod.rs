@@ -283,12 +283,55 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 
 /// Validate configuration text as if read from `path`.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
-    let raw: raw::RawConfig = toml::from_str(text).map_err(|e| {
+    let toml_error = |e: toml::de::Error| {
         ConfigErrors(vec![ConfigError {
             file: path.to_path_buf(),
             key: String::new(),
             reason: format!("invalid TOML: {}", e.to_string().trim_end()),
         }])
-    })?;
-    validate::validate(path, raw)
+    };
+    let de = toml::Deserializer::parse(text).map_err(toml_error)?;
+    let mut unknown = Vec::new();
+    let raw: raw::RawConfig =
+        serde_ignored::deserialize(de, |p| unknown.push(key_path(&p))).map_err(toml_error)?;
+    let unknown: Vec<ConfigError> = unknown
+        .into_iter()
+        .map(|key| ConfigError {
+            file: path.to_path_buf(),
+            reason: format!(
+                "unknown field `{}` (a typo? config/gateway.toml shows every key)",
+                key.rsplit(['.', '[']).next().unwrap_or(&key)
+            ),
+            key,
+        })
+        .collect();
+    match validate::validate(path, raw) {
+        Ok(config) if unknown.is_empty() => Ok(config),
+        Ok(_) => Err(ConfigErrors(unknown)),
+        Err(ConfigErrors(mut rest)) => {
+            let mut all = unknown;
+            all.append(&mut rest);
+            Err(ConfigErrors(all))
+        }
+    }
+}
+
+/// `domain[0].lisen` style key path for an ignored (unknown) key.
+fn key_path(p: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match p {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", key_path(parent)),
+        Path::Map { parent, key } => {
+            let parent = key_path(parent);
+            if parent.is_empty() {
+                key.clone()
+            } else {
+                format!("{parent}.{key}")
+            }
+        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => key_path(parent),
+    }
 }

@@ -1,4 +1,5 @@
-//! Serde mirror of the TOML file: what the user wrote, before any validation.
+//! Serde mirror of the TOML file: what the user wrote, before any validation. Unknown keys are
+//! collected (with their key paths) by `serde_ignored` rather than refused one at a time.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -7,7 +8,6 @@ use serde::Deserialize;
 
 /// The whole file as written.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawConfig {
     /// `[limits]`: request and connection bounds.
     #[serde(default)]
@@ -25,7 +25,6 @@ pub struct RawConfig {
 
 /// `[limits]` as written; every field optional.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawLimits {
     /// Largest request body, in bytes.
     pub max_body_bytes: Option<u64>,
@@ -47,18 +46,17 @@ pub struct RawLimits {
 
 /// One `[[domain]]` table.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawDomain {
     /// SNI name.
-    pub name: String,
+    pub name: Option<String>,
     /// Listen address.
-    pub listen: String,
+    pub listen: Option<String>,
     /// PEM certificate chain, leaf first.
-    pub certificate: PathBuf,
+    pub certificate: Option<PathBuf>,
     /// PEM private key.
-    pub private_key: PathBuf,
+    pub private_key: Option<PathBuf>,
     /// PEM bundle of CA certificates trusted for client certificates.
-    pub truststore: PathBuf,
+    pub truststore: Option<PathBuf>,
     /// CRL files, PEM or DER.
     #[serde(default)]
     pub crls: Vec<PathBuf>,
@@ -71,15 +69,14 @@ pub struct RawDomain {
 
 /// One `[[domain.mapping]]` table.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawMapping {
     /// "/" or "/orders".
     #[serde(default = "root_path")]
     pub base_path: String,
     /// Name of an `[api.NAME]`.
-    pub api: String,
+    pub api: Option<String>,
     /// Name of a stage of that API.
-    pub stage: String,
+    pub stage: Option<String>,
 }
 
 fn root_path() -> String {
@@ -88,7 +85,6 @@ fn root_path() -> String {
 
 /// One `[api.NAME]` table.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawApi {
     /// `[api.NAME.stages.STAGE]` tables.
     #[serde(default)]
@@ -100,7 +96,6 @@ pub struct RawApi {
 
 /// One stage of an API.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawStage {
     /// Stage variables, substituted into integration URLs.
     #[serde(default)]
@@ -109,23 +104,22 @@ pub struct RawStage {
 
 /// One route of an API.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawRoute {
     /// HTTP method or ANY.
-    pub method: String,
+    pub method: Option<String>,
     /// Path template.
-    pub path: String,
+    pub path: Option<String>,
     /// Integration URL template.
-    pub integration: String,
+    pub integration: Option<String>,
     /// Integration timeout.
     pub timeout_ms: Option<u64>,
 }
 
 /// One `[upstream.NAME]` table.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawUpstream {
     /// `host:port` targets.
+    #[serde(default)]
     pub targets: Vec<String>,
     /// TLS settings for `https://` integrations to this pool.
     pub tls: Option<RawUpstreamTls>,
@@ -133,7 +127,6 @@ pub struct RawUpstream {
 
 /// TLS settings for an upstream pool.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawUpstreamTls {
     /// PEM bundle of CAs that sign the upstream's certificate (default: system roots).
     pub ca: Option<PathBuf>,

@@ -171,20 +171,27 @@ fn api_config(
     let mut routes = Vec::new();
     for (i, r) in raw.routes.iter().enumerate() {
         let rkey = format!("{key}.routes[{i}]");
-        let method = match r.method.to_ascii_uppercase().as_str() {
+        let (Some(r_method), Some(r_path), Some(r_integration)) = (
+            required(&r.method, &rkey, "method", sink),
+            required(&r.path, &rkey, "path", sink),
+            required(&r.integration, &rkey, "integration", sink),
+        ) else {
+            continue;
+        };
+        let method = match r_method.to_ascii_uppercase().as_str() {
             "ANY" => Some(RouteMethod::Any),
             m => match http::Method::from_bytes(m.as_bytes()) {
                 Ok(m) => Some(RouteMethod::Exact(m)),
                 Err(_) => {
                     sink.push(
                         format!("{rkey}.method"),
-                        format!("`{}` is not an HTTP method or ANY", r.method),
+                        format!("`{r_method}` is not an HTTP method or ANY"),
                     );
                     None
                 }
             },
         };
-        let path = match PathTemplate::parse(&r.path) {
+        let path = match PathTemplate::parse(r_path) {
             Ok(p) => Some(p),
             Err(e) => {
                 sink.push(format!("{rkey}.path"), e);
@@ -204,7 +211,7 @@ fn api_config(
                 index: i,
                 method,
                 path,
-                integration: r.integration.clone(),
+                integration: r_integration.clone(),
                 timeout,
             });
         }
@@ -245,23 +252,29 @@ fn domain(
     sink: &mut ErrorSink,
 ) -> Option<Domain> {
     let key = format!("domain[{i}]");
-    let name = raw.name.trim().to_ascii_lowercase();
-    if name.is_empty() || name.contains(['/', ' ', ':']) {
-        sink.push(
-            format!("{key}.name"),
-            format!("`{}` is not a DNS name", raw.name),
-        );
+    let raw_name = required(&raw.name, &key, "name", sink);
+    let raw_listen = required(&raw.listen, &key, "listen", sink);
+    let certificate = required(&raw.certificate, &key, "certificate", sink);
+    let private_key = required(&raw.private_key, &key, "private_key", sink);
+    let truststore = required(&raw.truststore, &key, "truststore", sink);
+    let name = raw_name
+        .map(|n| n.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    if let Some(n) = raw_name {
+        if name.is_empty() || name.contains(['/', ' ', ':']) {
+            sink.push(format!("{key}.name"), format!("`{n}` is not a DNS name"));
+        }
     }
-    let listen = match raw.listen.parse::<SocketAddr>() {
+    let listen = raw_listen.and_then(|l| match l.parse::<SocketAddr>() {
         Ok(a) => Some(a),
         Err(_) => {
             sink.push(
                 format!("{key}.listen"),
-                format!("`{}` is not an `ip:port` address", raw.listen),
+                format!("`{l}` is not an `ip:port` address"),
             );
             None
         }
-    };
+    });
     let min_tls_version = match raw.min_tls_version.as_deref() {
         None | Some("1.2") => TlsVersion::Tls12,
         Some("1.3") => TlsVersion::Tls13,
@@ -274,10 +287,11 @@ fn domain(
         }
     };
     for (field, file) in [
-        ("certificate", &raw.certificate),
-        ("private_key", &raw.private_key),
-        ("truststore", &raw.truststore),
+        ("certificate", certificate),
+        ("private_key", private_key),
+        ("truststore", truststore),
     ] {
+        let Some(file) = file else { continue };
         if let Err(e) = std::fs::metadata(file) {
             sink.push(format!("{key}.{field}"), format!("{}: {e}", file.display()));
         }
@@ -300,6 +314,12 @@ fn domain(
     let mut base_paths = BTreeSet::new();
     for (j, m) in raw.mappings.iter().enumerate() {
         let mkey = format!("{key}.mapping[{j}]");
+        let (Some(m_api), Some(m_stage)) = (
+            required(&m.api, &mkey, "api", sink),
+            required(&m.stage, &mkey, "stage", sink),
+        ) else {
+            continue;
+        };
         let base = m.base_path.trim_end_matches('/');
         let base = if base.is_empty() { "/" } else { base };
         if !m.base_path.starts_with('/') || crate::path::check_path(base.as_bytes()).is_err() {
@@ -318,17 +338,17 @@ fn domain(
                 format!("`{base}` is mapped twice on this domain"),
             );
         }
-        match apis.get(&m.api) {
+        match apis.get(m_api) {
             None => sink.push(
                 format!("{mkey}.api"),
-                format!("no [api.{}] is defined", m.api),
+                format!("no [api.{m_api}] is defined"),
             ),
-            Some(api) if !api.stages.contains_key(&m.stage) => sink.push(
+            Some(api) if !api.stages.contains_key(m_stage) => sink.push(
                 format!("{mkey}.stage"),
                 format!(
                     "api `{}` has no stage `{}` (it has: {})",
-                    m.api,
-                    m.stage,
+                    m_api,
+                    m_stage,
                     api.stages.keys().cloned().collect::<Vec<_>>().join(", ")
                 ),
             ),
@@ -336,8 +356,8 @@ fn domain(
         }
         mappings.push(Mapping {
             base_path: base.to_owned(),
-            api: m.api.clone(),
-            stage: m.stage.clone(),
+            api: m_api.clone(),
+            stage: m_stage.clone(),
         });
     }
     mappings.sort_by_key(|m| std::cmp::Reverse(m.base_path.len()));
@@ -345,11 +365,24 @@ fn domain(
         index: i,
         name,
         listen: listen?,
-        certificate: raw.certificate.clone(),
-        private_key: raw.private_key.clone(),
-        truststore: raw.truststore.clone(),
+        certificate: certificate?.clone(),
+        private_key: private_key?.clone(),
+        truststore: truststore?.clone(),
         crls: raw.crls.clone(),
         min_tls_version,
         mappings,
     })
+}
+
+/// The value of a required key, or an error naming it.
+fn required<'a, T>(
+    v: &'a Option<T>,
+    parent: &str,
+    field: &str,
+    sink: &mut ErrorSink,
+) -> Option<&'a T> {
+    if v.is_none() {
+        sink.push(format!("{parent}.{field}"), "missing required key");
+    }
+    v.as_ref()
 }

@@ -59,13 +59,12 @@ pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
     })
 }
 
-/// A truststore: CA certificates plus warnings about questionable entries.
+/// A truststore's certificates, in file order, duplicates removed. Questionable entries are
+/// reported by [`crate::lint`], which `check` and `serve` run on every truststore.
 #[derive(Debug)]
 pub struct Truststore {
-    /// The certificates, in file order, duplicates removed.
+    /// The certificates.
     pub certs: Vec<CertificateDer<'static>>,
-    /// Things worth a warning that do not stop loading.
-    pub warnings: Vec<String>,
 }
 
 /// Load a PEM bundle of CA certificates; refuse empty files and non-certificate blocks.
@@ -88,43 +87,20 @@ pub fn load_truststore(path: &Path) -> Result<Truststore, String> {
             "{shown}: no certificates found (expected `-----BEGIN CERTIFICATE-----` blocks)"
         ));
     }
-    let now = x509_parser::time::ASN1Time::now();
     let mut seen = HashSet::new();
     let mut certs = Vec::new();
-    let mut warnings = Vec::new();
     for (i, (_, der)) in sections.into_iter().enumerate() {
-        let n = i + 1;
-        let cert = match X509Certificate::from_der(&der) {
-            Ok((_, c)) => c,
-            Err(e) => return Err(format!("{shown}: certificate {n} cannot be parsed: {e}")),
-        };
-        let subject = cert.subject().to_string();
-        if !seen.insert(der.clone()) {
-            warnings.push(format!(
-                "{shown}: certificate {n} ({subject}) is a duplicate; ignored"
-            ));
-            continue;
-        }
-        if cert.validity().not_after < now {
-            warnings.push(format!(
-                "{shown}: certificate {n} ({subject}) expired on {}",
-                cert.validity().not_after
+        if let Err(e) = X509Certificate::from_der(&der) {
+            return Err(format!(
+                "{shown}: certificate {} cannot be parsed: {e}",
+                i + 1
             ));
         }
-        let is_ca = cert
-            .basic_constraints()
-            .ok()
-            .flatten()
-            .is_some_and(|bc| bc.value.ca);
-        if !is_ca {
-            warnings.push(format!(
-                "{shown}: certificate {n} ({subject}) is not a CA certificate (no basicConstraints CA:TRUE); \
-                 it cannot issue client certificates"
-            ));
+        if seen.insert(der.clone()) {
+            certs.push(CertificateDer::from(der));
         }
-        certs.push(CertificateDer::from(der));
     }
-    Ok(Truststore { certs, warnings })
+    Ok(Truststore { certs })
 }
 
 /// CRLs from PEM (`X509 CRL`) or DER files.

@@ -43,7 +43,9 @@ pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<DomainTls>
         .map_err(|e| fail("crls", e, sink))
         .ok();
     let (chain, private_key, truststore, crls) = (chain?, private_key?, truststore?, crls?);
-    let mut warnings = truststore.warnings;
+    let mut warnings =
+        crate::lint::lint_truststore(&domain.truststore, false, time::OffsetDateTime::now_utc())
+            .warnings();
 
     let trust_certs = truststore.certs.clone();
     let (anchors, chain_links) = split_anchors(truststore.certs);

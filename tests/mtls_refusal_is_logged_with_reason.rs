@@ -1,0 +1,244 @@
+//! The real binary logs every refused client certificate as a `client refused` line naming the
+//! client address, the certificate subject (when there is one) and the reason.
+
+mod common;
+mod common_tls;
+use common::*;
+use common_tls::*;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use rcgen::{ExtendedKeyUsagePurpose, SerialNumber};
+
+/// The gateway binary, killed when dropped, with its stderr collected line by line.
+struct Served {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Served {
+    fn start(config: &std::path::Path) -> Served {
+        let mut child = Command::new(bin())
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the gateway binary");
+        let stderr = child.stderr.take().unwrap();
+        let log: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Served { child, log }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The first line satisfying `pred`, polling for up to `STEP`.
+    async fn wait_line(&self, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let mut found = None;
+        eventually(|| {
+            found = self.lines().into_iter().find(|l| pred(l));
+            found.is_some()
+        })
+        .await;
+        found
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The value of `key=` in a text log line, up to the next space (quotes kept).
+fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let pat = format!(" {key}=");
+    let start = line.find(&pat)? + pat.len();
+    let rest = &line[start..];
+    Some(rest.split(' ').next().unwrap_or(rest))
+}
+
+fn addr_field(line: &str, key: &str) -> Option<SocketAddr> {
+    field(line, key)?.trim_matches('"').parse().ok()
+}
+
+#[tokio::test]
+async fn each_refused_client_is_logged_with_address_subject_and_reason() {
+    let pki = Pki::new("localhost");
+    let other = Pki::new("elsewhere");
+    let up = Upstream::start().await;
+    let now = time::OffsetDateTime::now_utc();
+
+    let mut leaf = Leaf::client("log-expired");
+    leaf.not_before = now - time::Duration::days(30);
+    leaf.not_after = now - time::Duration::days(2);
+    let expired = issue(&pki.intermediate, leaf);
+
+    let mut leaf = Leaf::client("log-future");
+    leaf.not_before = now + time::Duration::days(2);
+    let future = issue(&pki.intermediate, leaf);
+
+    let stranger = issue(&other.intermediate, Leaf::client("log-stranger"));
+
+    let mut leaf = Leaf::client("log-revoked");
+    leaf.serial = Some(SerialNumber::from(0x00ab_cdefu64));
+    let revoked = issue(&pki.intermediate, leaf);
+    let crl = pki.write(
+        "issuing.crl.pem",
+        &pki.intermediate.crl(&[SerialNumber::from(0x00ab_cdefu64)]),
+    );
+
+    let mut leaf = Leaf::client("log-server-only");
+    leaf.eku = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    let server_only = issue(&pki.intermediate, leaf);
+
+    let mut leaf = Leaf::client("log-no-eku");
+    leaf.eku = vec![];
+    let no_eku = issue(&pki.intermediate, leaf);
+
+    let config = pki.write(
+        "gateway.toml",
+        &config_with(
+            &pki,
+            up.addr,
+            &format!("crls = [{}]\n", toml_path(&crl)),
+            "",
+        ),
+    );
+    let served = Served::start(&config);
+    let listening = served
+        .wait_line(|l| l.contains("listening") && l.contains("listen="))
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "gateway never logged `listening`:\n{}",
+                served.lines().join("\n")
+            )
+        });
+    let addr = addr_field(&listening, "listen")
+        .unwrap_or_else(|| panic!("no listen= address in {listening:?}"));
+    assert_ne!(addr.port(), 0, "{listening}");
+
+    // (what, client, versions, expected subject, words the reason must contain)
+    let cases: Vec<(&str, Option<&Issued>, _, Option<&str>, &str)> = vec![
+        (
+            "expired",
+            Some(&expired),
+            BOTH,
+            Some("CN=log-expired"),
+            "expired",
+        ),
+        (
+            "expired over TLS 1.2",
+            Some(&expired),
+            TLS12_ONLY,
+            Some("CN=log-expired"),
+            "expired",
+        ),
+        (
+            "not yet valid",
+            Some(&future),
+            BOTH,
+            Some("CN=log-future"),
+            "not valid before",
+        ),
+        (
+            "unknown issuer",
+            Some(&stranger),
+            BOTH,
+            Some("CN=log-stranger"),
+            "not in the truststore",
+        ),
+        (
+            "revoked",
+            Some(&revoked),
+            BOTH,
+            Some("CN=log-revoked"),
+            "revoked",
+        ),
+        (
+            "serverAuth only",
+            Some(&server_only),
+            BOTH,
+            Some("CN=log-server-only"),
+            "clientAuth",
+        ),
+        (
+            "no EKU",
+            Some(&no_eku),
+            BOTH,
+            Some("CN=log-no-eku"),
+            "clientAuth",
+        ),
+        ("no certificate", None, BOTH, None, "no client certificate"),
+        (
+            "no certificate over TLS 1.2",
+            None,
+            TLS12_ONLY,
+            None,
+            "no client certificate",
+        ),
+    ];
+
+    let mut failures = Vec::new();
+    for (what, client, versions, subject, reason) in cases {
+        let cfg = client_config(&[&pki.root.pem], client, versions, &[b"http/1.1"]);
+        let attempt = exchange(addr, dns("localhost"), Arc::new(cfg), get_abs("/inventory")).await;
+        assert_refused(what, &attempt.result, &up);
+        let local = attempt.local.expect("client socket address");
+        let line = served
+            .wait_line(|l| l.contains("client refused") && addr_field(l, "client") == Some(local))
+            .await;
+        let Some(line) = line else {
+            failures.push(format!(
+                "{what}: no `client refused` line with client={local}"
+            ));
+            continue;
+        };
+        if !line.contains(reason) {
+            failures.push(format!("{what}: reason `{reason}` missing from {line:?}"));
+        }
+        match subject {
+            Some(s) if !line.contains(s) => {
+                failures.push(format!("{what}: subject `{s}` missing from {line:?}"));
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}\n--- gateway log ---\n{}",
+        failures.join("\n"),
+        served.lines().join("\n")
+    );
+
+    // Control: a good client is served by the same process.
+    let cfg = client_config(&[&pki.root.pem], Some(&pki.client), BOTH, &[b"http/1.1"]);
+    let (got, _) = exchange(addr, dns("localhost"), Arc::new(cfg), get_abs("/inventory"))
+        .await
+        .ok();
+    assert_eq!(got.status, 200, "{got:?}");
+    let lines = served.lines();
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("client refused") && l.contains("localhost-client")),
+        "the good client must not be logged as refused:\n{}",
+        lines.join("\n")
+    );
+}
