@@ -17,9 +17,10 @@ use crate::telemetry::AccessLog;
 /// Boxed error used by both body types.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// What stopped a request body early; shared with the request handler.
+/// What stopped a request body early, and how many bytes it carried; shared with the request
+/// handler and the access log.
 #[derive(Debug, Default)]
-pub struct BodyVerdict(AtomicU8);
+pub struct BodyVerdict(AtomicU8, std::sync::atomic::AtomicU64);
 
 /// The body went over `max_body_bytes`.
 pub const BODY_TOO_LARGE: u8 = 1;
@@ -33,6 +34,10 @@ impl BodyVerdict {
     }
     fn set(&self, v: u8) {
         self.0.store(v, Ordering::Relaxed);
+    }
+    /// Request body bytes forwarded so far.
+    pub fn bytes(&self) -> u64 {
+        self.1.load(Ordering::Relaxed)
     }
 }
 
@@ -125,6 +130,7 @@ impl Body for RequestBody {
                         return Poll::Ready(Some(Err(BodyLimitError::TooLarge(this.limit).into())));
                     }
                     this.remaining -= n;
+                    this.verdict.1.fetch_add(n, Ordering::Relaxed);
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

@@ -35,6 +35,8 @@ pub enum GatewayError {
     IntegrationFailure,
     /// The upstream did not answer within the route's timeout.
     IntegrationTimeout,
+    /// Every target of the pool is at its `max_connections`.
+    Throttled,
 }
 
 impl GatewayError {
@@ -49,6 +51,7 @@ impl GatewayError {
             GatewayError::IntegrationFailure | GatewayError::IntegrationTimeout => {
                 StatusCode::GATEWAY_TIMEOUT
             }
+            GatewayError::Throttled => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -62,6 +65,7 @@ impl GatewayError {
             GatewayError::RequestTimeout => "Request Timeout",
             GatewayError::IntegrationFailure => "Network error communicating with endpoint",
             GatewayError::IntegrationTimeout => "Endpoint request timed out",
+            GatewayError::Throttled => "Too Many Requests",
         }
     }
 
@@ -75,6 +79,7 @@ impl GatewayError {
             GatewayError::RequestTimeout => "REQUEST_TIMEOUT",
             GatewayError::IntegrationFailure => "INTEGRATION_FAILURE",
             GatewayError::IntegrationTimeout => "INTEGRATION_TIMEOUT",
+            GatewayError::Throttled => "THROTTLED",
         }
     }
 
@@ -89,13 +94,16 @@ impl GatewayError {
             GatewayError::IntegrationFailure | GatewayError::IntegrationTimeout => {
                 "InternalServerErrorException"
             }
+            GatewayError::Throttled => "TooManyRequestsException",
         }
     }
 
     /// Which side failed.
     pub fn side(self) -> Side {
         match self {
-            GatewayError::IntegrationFailure | GatewayError::IntegrationTimeout => Side::Upstream,
+            GatewayError::IntegrationFailure
+            | GatewayError::IntegrationTimeout
+            | GatewayError::Throttled => Side::Upstream,
             _ => Side::Downstream,
         }
     }

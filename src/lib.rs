@@ -3,6 +3,7 @@
 //!
 //! Data flows one way: listener -> TLS -> identity -> router -> forwarder -> upstream pool.
 
+pub mod admin;
 pub mod body;
 pub mod config;
 pub mod demo;
@@ -11,8 +12,10 @@ pub mod explain;
 pub mod forward;
 pub mod framing;
 pub mod lint;
+pub mod metrics;
 pub mod path;
 pub mod pki;
+pub mod reload;
 pub mod routing;
 pub mod server;
 pub mod service;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use portcullis::config::ConfigErrors;
+use portcullis::reload::Reloader;
 use portcullis::server::Gateway;
 use portcullis::state::{self, Snapshot};
 use portcullis::telemetry::{self, LogFormat};
@@ -421,48 +422,19 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
 }
 
 async fn run(snapshot: Snapshot, reload_from: Option<PathBuf>) -> anyhow::Result<()> {
+    let admin_addr = snapshot.config.admin;
     let gateway = Gateway::bind(snapshot).await?;
-    if let Some(path) = reload_from {
-        tokio::spawn(reload_on_sighup(path, gateway.state()));
+    let reloader = reload_from.map(|path| Reloader::new(path, gateway.clone()));
+    if let Some(r) = &reloader {
+        tokio::spawn(r.clone().on_sighup());
+        tokio::spawn(r.clone().watch_files());
+    }
+    if let Some(addr) = admin_addr {
+        let admin = portcullis::admin::Admin::bind(addr).await?;
+        tokio::spawn(admin.run(gateway.clone(), reloader.clone()));
     }
     gateway.run(portcullis::shutdown::signal()).await;
     Ok(())
-}
-
-/// SIGHUP: validate and build a new snapshot, then swap it; a failure keeps the old one.
-async fn reload_on_sighup(path: PathBuf, state: portcullis::state::SharedSnapshot) {
-    let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
-        return;
-    };
-    while hup.recv().await.is_some() {
-        let current = state.load_full();
-        let next = current.generation + 1;
-        match state::load(&path, next) {
-            Ok((snapshot, warnings)) => {
-                let old: Vec<_> = current.listeners.iter().map(|l| l.addr).collect();
-                let new: Vec<_> = snapshot.listeners.iter().map(|l| l.addr).collect();
-                if old != new {
-                    tracing::error!(
-                        "reload refused: listen addresses changed ({old:?} -> {new:?}); restart to rebind; keeping generation {}",
-                        current.generation
-                    );
-                    continue;
-                }
-                log_warnings(&warnings);
-                state.store(std::sync::Arc::new(snapshot));
-                tracing::info!(generation = next, "configuration reloaded");
-            }
-            Err(e) => {
-                for err in &e.0 {
-                    tracing::error!("reload failed: {err}");
-                }
-                tracing::error!(
-                    generation = current.generation,
-                    "reload failed; keeping the current configuration"
-                );
-            }
-        }
-    }
 }
 
 async fn demo(certs: PathBuf) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::config::Limits;
 use crate::framing::FramingGuard;
+use crate::metrics::{DomainLabels, FailureLabels, Metrics};
 use crate::service::{self, ConnContext};
 use crate::state::{SharedSnapshot, Snapshot};
 use crate::telemetry::InFlight;
@@ -28,76 +29,178 @@ use crate::tls::{ClientIdentity, refusal_of};
 /// oversized head with its JSON 431 rather than hyper's bare one.
 const HEAD_SLACK: usize = 16 * 1024;
 
-/// A bound gateway: listeners open, not yet serving.
+/// A gateway: its listeners, the current snapshot, metrics, and the drain machinery. Cheap to
+/// clone; every clone drives the same gateway.
+#[derive(Clone)]
 pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     state: SharedSnapshot,
-    listeners: Vec<(SocketAddr, TcpListener)>,
+    metrics: Arc<Metrics>,
+    listeners: std::sync::Mutex<Vec<Listener>>,
+    stop_tx: watch::Sender<bool>,
+    tracker: TaskTracker,
+    draining: AtomicBool,
+    running: AtomicBool,
+}
+
+struct Listener {
+    configured: SocketAddr,
+    local: SocketAddr,
+    socket: Option<TcpListener>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+async fn bind_one(addr: SocketAddr) -> io::Result<Listener> {
+    let socket = TcpListener::bind(addr)
+        .await
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
+    Ok(Listener {
+        configured: addr,
+        local: socket.local_addr()?,
+        socket: Some(socket),
+        task: None,
+    })
 }
 
 impl Gateway {
-    /// Bind every listen address of `snapshot`.
+    /// Bind every listen address of `snapshot`, with fresh metrics.
     pub async fn bind(snapshot: Snapshot) -> io::Result<Gateway> {
+        Self::bind_with_metrics(snapshot, Arc::new(Metrics::new())).await
+    }
+
+    /// Bind every listen address of `snapshot`, recording into `metrics`.
+    pub async fn bind_with_metrics(
+        snapshot: Snapshot,
+        metrics: Arc<Metrics>,
+    ) -> io::Result<Gateway> {
         let mut listeners = Vec::new();
         for l in &snapshot.listeners {
-            let socket = TcpListener::bind(l.addr).await.map_err(|e| {
-                io::Error::new(e.kind(), format!("cannot listen on {}: {e}", l.addr))
-            })?;
-            listeners.push((l.addr, socket));
+            listeners.push(bind_one(l.addr).await?);
         }
+        metrics.generation.set(snapshot.generation as i64);
+        snapshot.upstreams.start_health_checks(&snapshot.config);
+        let (stop_tx, _) = watch::channel(false);
         Ok(Gateway {
-            state: Arc::new(ArcSwap::from_pointee(snapshot)),
-            listeners,
+            inner: Arc::new(Inner {
+                state: Arc::new(ArcSwap::from_pointee(snapshot)),
+                metrics,
+                listeners: std::sync::Mutex::new(listeners),
+                stop_tx,
+                tracker: TaskTracker::new(),
+                draining: AtomicBool::new(false),
+                running: AtomicBool::new(false),
+            }),
         })
     }
 
     /// The addresses actually bound, in configuration order.
     pub fn local_addrs(&self) -> Vec<SocketAddr> {
-        self.listeners
-            .iter()
-            .filter_map(|(_, l)| l.local_addr().ok())
-            .collect()
+        self.lock_listeners().iter().map(|l| l.local).collect()
     }
 
-    /// The shared snapshot, for reloads.
+    fn lock_listeners(&self) -> std::sync::MutexGuard<'_, Vec<Listener>> {
+        self.inner
+            .listeners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The shared snapshot.
     pub fn state(&self) -> SharedSnapshot {
-        self.state.clone()
+        self.inner.state.clone()
+    }
+
+    /// The gateway's metrics.
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.inner.metrics.clone()
+    }
+
+    /// Serving, and not draining: what `/readyz` reports.
+    pub fn is_ready(&self) -> bool {
+        self.inner.running.load(Ordering::Relaxed) && !self.inner.draining.load(Ordering::Relaxed)
+    }
+
+    /// Swap in a new snapshot: bind listen addresses it adds (failing without any change if one
+    /// cannot be bound), swap atomically, then stop accepting on addresses it dropped.
+    /// Unchanged listeners are never rebound.
+    pub async fn apply(&self, snapshot: Snapshot) -> io::Result<()> {
+        let wanted: Vec<SocketAddr> = snapshot.listeners.iter().map(|l| l.addr).collect();
+        let existing: Vec<SocketAddr> =
+            self.lock_listeners().iter().map(|l| l.configured).collect();
+        let mut added = Vec::new();
+        for addr in wanted.iter().filter(|a| !existing.contains(a)) {
+            added.push(bind_one(*addr).await?);
+        }
+        let generation = snapshot.generation;
+        snapshot.upstreams.start_health_checks(&snapshot.config);
+        self.inner.state.store(Arc::new(snapshot));
+        self.inner.metrics.generation.set(generation as i64);
+        let mut listeners = self.lock_listeners();
+        listeners.retain_mut(|l| {
+            let keep = wanted.contains(&l.configured);
+            if !keep {
+                tracing::info!(listen = %l.local, "listener removed by reload");
+                if let Some(t) = l.task.take() {
+                    t.abort();
+                }
+            }
+            keep
+        });
+        let running = self.inner.running.load(Ordering::Relaxed);
+        for mut l in added {
+            if running {
+                self.spawn_accept(&mut l);
+            }
+            listeners.push(l);
+        }
+        Ok(())
+    }
+
+    fn spawn_accept(&self, l: &mut Listener) {
+        let Some(socket) = l.socket.take() else {
+            return;
+        };
+        tracing::info!(listen = %l.local, "listening");
+        let max_conns = self.inner.state.load().config.limits.max_connections;
+        l.task = Some(tokio::spawn(accept_loop(
+            socket,
+            l.configured,
+            self.clone(),
+            Arc::new(Semaphore::new(max_conns)),
+        )));
     }
 
     /// Serve until `shutdown` resolves; then stop accepting, let in-flight requests finish
     /// within the grace period, and return.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let tracker = TaskTracker::new();
-        let max_conns = self.state.load().config.limits.max_connections;
-        let mut accept_loops = Vec::new();
-        for (configured, listener) in self.listeners {
-            let state = self.state.clone();
-            let stop = stop_rx.clone();
-            let tracker2 = tracker.clone();
-            if let Ok(a) = listener.local_addr() {
-                tracing::info!(listen = %a, "listening");
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        {
+            let mut listeners = self.lock_listeners();
+            for l in listeners.iter_mut() {
+                self.spawn_accept(l);
             }
-            accept_loops.push(tokio::spawn(accept_loop(
-                listener,
-                configured,
-                state,
-                stop,
-                tracker2,
-                Arc::new(Semaphore::new(max_conns)),
-            )));
         }
+        self.inner.running.store(true, Ordering::Relaxed);
         shutdown.await;
-        let grace = self.state.load().config.limits.shutdown_grace;
+        self.inner.draining.store(true, Ordering::Relaxed);
+        let grace = self.inner.state.load().config.limits.shutdown_grace;
         tracing::info!(
             ?grace,
             "shutting down: no new connections, draining in-flight requests"
         );
-        let _ = stop_tx.send(true);
-        for l in accept_loops {
-            l.abort();
+        let _ = self.inner.stop_tx.send(true);
+        for l in self.lock_listeners().iter_mut() {
+            if let Some(t) = l.task.take() {
+                t.abort();
+            }
         }
-        tracker.close();
-        if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        self.inner.tracker.close();
+        if tokio::time::timeout(grace, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 ?grace,
                 "grace period over; closing the remaining connections"
@@ -111,9 +214,7 @@ impl Gateway {
 async fn accept_loop(
     listener: TcpListener,
     configured: SocketAddr,
-    state: SharedSnapshot,
-    stop: watch::Receiver<bool>,
-    tracker: TaskTracker,
+    gateway: Gateway,
     slots: Arc<Semaphore>,
 ) {
     loop {
@@ -130,10 +231,9 @@ async fn accept_loop(
             tracing::warn!(client = %peer, listen = %configured, "connection limit reached; connection refused");
             continue;
         };
-        let snapshot = state.load_full();
-        let stop = stop.clone();
-        tracker.spawn(async move {
-            serve_connection(tcp, peer, configured, snapshot, stop).await;
+        let gw = gateway.clone();
+        gateway.inner.tracker.spawn(async move {
+            serve_connection(tcp, peer, configured, gw).await;
             drop(permit);
         });
     }
@@ -149,9 +249,14 @@ async fn serve_connection(
     tcp: TcpStream,
     peer: SocketAddr,
     configured: SocketAddr,
-    snapshot: Arc<Snapshot>,
-    mut stop: watch::Receiver<bool>,
+    gateway: Gateway,
 ) {
+    let snapshot = gateway.inner.state.load_full();
+    let mut stop = gateway.inner.stop_tx.subscribe();
+    if *stop.borrow() {
+        return;
+    }
+    let metrics = gateway.inner.metrics.clone();
     let _ = tcp.set_nodelay(true);
     let Some(listener) = snapshot.listener(configured) else {
         return;
@@ -176,25 +281,43 @@ async fn serve_connection(
         Ok(Ok(done)) => done,
         Ok(Err(HandshakeError::UnknownSni(name))) => {
             tracing::warn!(client = %peer, sni = %name, "TLS handshake refused: unknown SNI name");
+            handshake_failed(&metrics, configured, "unknown_sni");
             return;
         }
         Ok(Err(HandshakeError::Tls(e))) => {
             match refusal_of(&e) {
-                Some(r) => tracing::warn!(
-                    client = %peer,
-                    subject = r.subject.as_deref().unwrap_or("-"),
-                    reason = %r.reason,
-                    "client refused"
-                ),
-                None => tracing::info!(client = %peer, error = %e, "TLS handshake failed"),
+                Some(r) => {
+                    tracing::warn!(
+                        client = %peer,
+                        subject = r.subject.as_deref().unwrap_or("-"),
+                        reason = %r.reason,
+                        "client refused"
+                    );
+                    handshake_failed(
+                        &metrics,
+                        configured,
+                        crate::metrics::failure_class(&r.reason),
+                    );
+                }
+                None => {
+                    tracing::info!(client = %peer, error = %e, "TLS handshake failed");
+                    handshake_failed(&metrics, configured, "tls_error");
+                }
             }
             return;
         }
         Err(_) => {
             tracing::warn!(client = %peer, timeout = ?limits.handshake_timeout, "TLS handshake timed out");
+            handshake_failed(&metrics, configured, "timeout");
             return;
         }
     };
+    metrics
+        .handshakes
+        .get_or_create(&DomainLabels {
+            domain: domain.name.clone(),
+        })
+        .inc();
     let identity = tls
         .get_ref()
         .1
@@ -207,13 +330,19 @@ async fn serve_connection(
     };
     let in_flight = Arc::new(InFlight::default());
     let activity = Arc::new(AtomicU64::new(0));
+    let max_age = domain.max_connection_age;
     let ctx = Arc::new(ConnContext {
+        state: gateway.inner.state.clone(),
+        listener: configured,
         snapshot: snapshot.clone(),
         domain,
         identity: Arc::new(identity),
         peer,
         in_flight: in_flight.clone(),
+        metrics: metrics.clone(),
     });
+    metrics.open_connections.inc();
+    let _open = OpenGuard(metrics.clone());
     let svc = service_fn(move |req| service::handle(req, ctx.clone()));
     let builder = http_builder(limits);
     let is_h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
@@ -233,8 +362,15 @@ async fn serve_connection(
     let mut last_seen = u64::MAX;
     let mut quiet_ticks = 0;
     let mut closing = false;
+    let age_limit = tokio::time::sleep(max_age.unwrap_or(Duration::from_secs(u32::MAX as u64)));
+    tokio::pin!(age_limit);
     loop {
         tokio::select! {
+            _ = &mut age_limit, if !closing && max_age.is_some() => {
+                tracing::debug!(client = %peer, "max_connection_age reached; closing connection");
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
             res = conn.as_mut() => {
                 if let Err(e) = res {
                     tracing::debug!(client = %peer, error = %e, "connection ended with an error");
@@ -261,6 +397,25 @@ async fn serve_connection(
             }
         }
     }
+}
+
+/// Decrements the open-connection gauge when a connection ends.
+struct OpenGuard(Arc<Metrics>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open_connections.dec();
+    }
+}
+
+fn handshake_failed(metrics: &Metrics, listener: SocketAddr, reason: &'static str) {
+    metrics
+        .handshake_failures
+        .get_or_create(&FailureLabels {
+            listener: listener.to_string(),
+            reason,
+        })
+        .inc();
 }
 
 fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {

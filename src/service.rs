@@ -7,20 +7,27 @@ use std::time::Instant;
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, Uri};
+use http_body::Body as _;
 use hyper::body::Incoming;
 
 use crate::body::{BODY_TIMED_OUT, BODY_TOO_LARGE, BodyVerdict, RequestBody, ResponseBody};
 use crate::config::{IntegrationTarget, Limits};
 use crate::error::GatewayError;
 use crate::forward::{self, ClientSide, X_REQUEST_ID};
-use crate::state::{DomainState, Snapshot};
+use crate::state::{DomainState, SharedSnapshot, Snapshot};
 use crate::telemetry::{AccessLog, InFlight, InFlightGuard};
 use crate::tls::ClientIdentity;
 
 /// What every request on one client connection shares.
 #[derive(Debug)]
 pub struct ConnContext {
-    /// The snapshot the connection was accepted under.
+    /// The current snapshot; each request loads it once (new requests see reloads).
+    pub state: SharedSnapshot,
+    /// Configured address of the listener the connection came in on.
+    pub listener: SocketAddr,
+    /// Metrics of the gateway.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The snapshot the connection was accepted under (used if a reload removed its domain).
     pub snapshot: Arc<Snapshot>,
     /// The domain its SNI selected.
     pub domain: Arc<DomainState>,
@@ -38,12 +45,23 @@ pub async fn handle(
     ctx: Arc<ConnContext>,
 ) -> Result<Response<ResponseBody>, Infallible> {
     let start = Instant::now();
+    // One snapshot per request: a reload applies to the next request, never to one in flight.
+    let current = ctx.state.load_full();
+    let (snapshot, domain) = if current.generation == ctx.snapshot.generation {
+        (current, ctx.domain.clone())
+    } else {
+        match current.domain(ctx.listener, &ctx.domain.name).cloned() {
+            Some(d) => (current, d),
+            None => (ctx.snapshot.clone(), ctx.domain.clone()),
+        }
+    };
     let request_id = request_id(req.headers());
+    let verdict = Arc::new(BodyVerdict::default());
     let mut log = Box::new(AccessLog {
         request_id: request_id.clone(),
         client: ctx.peer,
         subject: ctx.identity.clone(),
-        domain: ctx.domain.name.clone(),
+        domain: domain.name.clone(),
         method: req.method().clone(),
         path: req.uri().path().to_owned(),
         route: None,
@@ -56,8 +74,21 @@ pub async fn handle(
         upstream_latency: None,
         aborted: false,
         in_flight: Some(InFlightGuard::new(ctx.in_flight.clone())),
+        metrics: ctx.metrics.clone(),
+        body: verdict.clone(),
+        lease: None,
     });
-    let mut resp = match proxy(req, &ctx, &request_id, &mut log).await {
+    let mut resp = match proxy(
+        req,
+        &ctx,
+        &snapshot,
+        &domain,
+        &request_id,
+        verdict,
+        &mut log,
+    )
+    .await
+    {
         Ok(resp) => resp,
         Err(e) => {
             log.error = Some(e.response_type());
@@ -159,10 +190,13 @@ fn check_framing(req: &Request<Incoming>, limits: &Limits) -> Result<(), Gateway
 async fn proxy(
     req: Request<Incoming>,
     ctx: &ConnContext,
+    snapshot: &Snapshot,
+    domain: &DomainState,
     request_id: &HeaderValue,
+    verdict: Arc<BodyVerdict>,
     log: &mut AccessLog,
 ) -> Result<Response<ResponseBody>, GatewayError> {
-    let limits = &ctx.snapshot.config.limits;
+    let limits = &snapshot.config.limits;
     if head_size(&req) > limits.max_header_bytes {
         return Err(GatewayError::HeadersTooLarge);
     }
@@ -171,8 +205,7 @@ async fn proxy(
     if crate::path::check_path(path.as_bytes()).is_err() {
         return Err(GatewayError::BadRequest("Invalid request path"));
     }
-    let (target, rest) = ctx
-        .domain
+    let (target, rest) = domain
         .routes
         .map(path)
         .ok_or(GatewayError::MissingAuthenticationToken)?;
@@ -191,79 +224,145 @@ async fn proxy(
         return Err(GatewayError::BadRequest("Invalid request path"));
     }
 
-    let upstreams = &ctx.snapshot.upstreams;
-    let (client, pool, authority, host) = match &integration.target {
-        IntegrationTarget::Pool(name) => {
-            let pool = upstreams
+    let upstreams = &snapshot.upstreams;
+    let pool = match &integration.target {
+        IntegrationTarget::Pool(name) => Some(
+            upstreams
                 .pool(name)
-                .ok_or(GatewayError::IntegrationFailure)?;
-            let i = pool.pick();
-            let t = &pool.targets[i];
-            (&pool.client, Some((pool, i)), &t.authority, t.host.clone())
-        }
-        IntegrationTarget::Direct(a) => {
-            let host =
-                HeaderValue::from_str(a.as_str()).map_err(|_| GatewayError::IntegrationFailure)?;
-            (&upstreams.direct, None, a, host)
-        }
+                .ok_or(GatewayError::IntegrationFailure)?
+                .clone(),
+        ),
+        IntegrationTarget::Direct(_) => None,
     };
-    log.upstream = Some(authority.as_str().to_owned());
-    let uri = Uri::builder()
-        .scheme(integration.scheme.as_str())
-        .authority(authority.clone())
-        .path_and_query(path_and_query)
-        .build()
-        .map_err(|_| GatewayError::BadRequest("Invalid request path"))?;
-
+    let mut lease = match &pool {
+        Some(p) => Some(p.pick(None).ok_or(GatewayError::Throttled)?),
+        None => None,
+    };
     let (parts, body) = req.into_parts();
-    let verdict = Arc::new(BodyVerdict::default());
+    // Idempotent requests without a body can be sent again to another target after a connect
+    // failure (nothing reached the first one); a body cannot be replayed, so no retry then.
+    let replay = match &pool {
+        Some(p) if p.retries > 0 && is_idempotent(&parts.method) && body.is_end_stream() => {
+            Some(parts.clone())
+        }
+        _ => None,
+    };
     let body = RequestBody::new(
         body,
         limits.max_body_bytes,
         limits.request_body_timeout,
         verdict.clone(),
     );
-    let up_req = forward::upstream_request(
-        parts,
-        body,
-        uri,
-        &host,
-        ClientSide {
-            peer: ctx.peer,
-            identity: &ctx.identity,
-            request_id,
-        },
-    );
-    let sent = Instant::now();
-    let result = tokio::time::timeout(timeout, client.request(up_req)).await;
-    log.upstream_latency = Some(sent.elapsed());
-    let resp = match result {
-        Err(_) => {
-            tracing::warn!(upstream = %authority, route = %log.route.as_deref().unwrap_or(""), ?timeout, "integration timed out");
-            return Err(GatewayError::IntegrationTimeout);
-        }
-        Ok(Err(e)) => {
-            match verdict.get() {
-                BODY_TOO_LARGE => return Err(GatewayError::RequestTooLarge),
-                BODY_TIMED_OUT => return Err(GatewayError::RequestTimeout),
-                _ => {}
-            }
-            if e.is_connect() {
-                if let Some((pool, i)) = pool {
-                    pool.eject(i);
-                }
-            }
-            tracing::warn!(upstream = %authority, error = %error_chain(&e), "integration failed");
-            return Err(GatewayError::IntegrationFailure);
-        }
-        Ok(Ok(resp)) => resp,
+    let client_side = ClientSide {
+        peer: ctx.peer,
+        identity: &ctx.identity,
+        request_id,
     };
-    if let Some((pool, i)) = pool {
-        pool.restore(i);
+    let mut attempt = 0u32;
+    let mut next: Option<(http::request::Parts, RequestBody)> = Some((parts, body));
+    let deadline = tokio::time::Instant::now() + timeout;
+    let sent = Instant::now();
+    let resp = loop {
+        let (parts, body) = next.take().ok_or(GatewayError::IntegrationFailure)?;
+        let (client, authority, host) = match (&lease, &integration.target) {
+            (Some(l), _) => {
+                let t = l.target();
+                (
+                    &pool
+                        .as_ref()
+                        .ok_or(GatewayError::IntegrationFailure)?
+                        .client,
+                    &t.authority,
+                    t.host.clone(),
+                )
+            }
+            (None, IntegrationTarget::Direct(a)) => {
+                let host = HeaderValue::from_str(a.as_str())
+                    .map_err(|_| GatewayError::IntegrationFailure)?;
+                (&upstreams.direct, a, host)
+            }
+            (None, IntegrationTarget::Pool(_)) => return Err(GatewayError::IntegrationFailure),
+        };
+        log.upstream = Some(authority.as_str().to_owned());
+        let uri = Uri::builder()
+            .scheme(integration.scheme.as_str())
+            .authority(authority.clone())
+            .path_and_query(path_and_query.as_str())
+            .build()
+            .map_err(|_| GatewayError::BadRequest("Invalid request path"))?;
+        let up_req = forward::upstream_request(parts, body, uri, &host, client_side);
+        let result = tokio::time::timeout_at(deadline, client.request(up_req)).await;
+        match result {
+            Err(_) => {
+                log.upstream_latency = Some(sent.elapsed());
+                tracing::warn!(upstream = %authority, route = %log.route.as_deref().unwrap_or(""), ?timeout, "integration timed out");
+                return Err(GatewayError::IntegrationTimeout);
+            }
+            Ok(Ok(resp)) => {
+                if let (Some(p), Some(l)) = (&pool, &lease) {
+                    p.answered(l.index, resp.status().as_u16());
+                }
+                break resp;
+            }
+            Ok(Err(e)) => {
+                match verdict.get() {
+                    BODY_TOO_LARGE => return Err(GatewayError::RequestTooLarge),
+                    BODY_TIMED_OUT => return Err(GatewayError::RequestTimeout),
+                    _ => {}
+                }
+                tracing::warn!(upstream = %authority, error = %error_chain(&e), "integration failed");
+                let (Some(p), Some(l)) = (&pool, &lease) else {
+                    return Err(GatewayError::IntegrationFailure);
+                };
+                if !e.is_connect() {
+                    return Err(GatewayError::IntegrationFailure);
+                }
+                p.eject(l.index);
+                attempt += 1;
+                let retry = replay.as_ref().filter(|_| attempt <= p.retries);
+                let Some(parts) = retry else {
+                    return Err(GatewayError::IntegrationFailure);
+                };
+                let tried = l.index;
+                lease = Some(
+                    p.pick(Some(tried))
+                        .ok_or(GatewayError::IntegrationFailure)?,
+                );
+                next = Some((parts.clone(), RequestBody::empty()));
+                tracing::info!(pool = %p.name, attempt, "retrying an idempotent request on another target");
+            }
+        }
+    };
+    log.upstream_latency = Some(sent.elapsed());
+    if let Some(l) = &lease {
+        let t = l.target();
+        ctx.metrics
+            .upstream_duration
+            .get_or_create(&crate::metrics::TargetLabels {
+                upstream: pool
+                    .as_ref()
+                    .map(|p| p.name.clone())
+                    .unwrap_or_else(|| "direct".into()),
+                target: t.authority.as_str().into(),
+                zone: t.zone.clone(),
+            })
+            .observe(sent.elapsed().as_secs_f64());
     }
+    log.lease = lease;
     let (mut parts, body) = resp.into_parts();
     forward::strip_hop_by_hop(&mut parts.headers);
     Ok(Response::from_parts(parts, ResponseBody::upstream(body)))
+}
+
+fn is_idempotent(m: &http::Method) -> bool {
+    matches!(
+        *m,
+        http::Method::GET
+            | http::Method::HEAD
+            | http::Method::OPTIONS
+            | http::Method::PUT
+            | http::Method::DELETE
+    )
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

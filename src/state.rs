@@ -22,6 +22,10 @@ pub struct DomainState {
     pub routes: DomainRoutes,
     /// The client verifier inside `tls`, for `explain`.
     pub verifier: Arc<crate::tls::verifier::ClientVerifier>,
+    /// Connections older than this are closed after their current request.
+    pub max_connection_age: Option<std::time::Duration>,
+    /// (kind, subject, not-after as Unix seconds) of the server certificate and truststore CAs.
+    pub cert_expiry: Vec<(&'static str, String, i64)>,
 }
 
 /// The domains sharing one listen address; the first answers clients that send no SNI.
@@ -80,6 +84,8 @@ impl Snapshot {
                 tls: tls.config,
                 routes,
                 verifier: tls.verifier,
+                max_connection_age: domain.max_connection_age,
+                cert_expiry: tls.cert_expiry,
             });
             match listeners.iter_mut().find(|l| l.addr == domain.listen) {
                 Some(l) => l.domains.push(state),
@@ -102,6 +108,14 @@ impl Snapshot {
     /// The listener configured at `addr`.
     pub fn listener(&self, addr: SocketAddr) -> Option<&ListenerState> {
         self.listeners.iter().find(|l| l.addr == addr)
+    }
+
+    /// The domain called `name` on the listener configured at `addr`.
+    pub fn domain(&self, addr: SocketAddr, name: &str) -> Option<&Arc<DomainState>> {
+        self.listener(addr)?
+            .domains
+            .iter()
+            .find(|d| &*d.name == name)
     }
 }
 

@@ -96,11 +96,18 @@ pub struct AccessLog {
     pub aborted: bool,
     /// Keeps the connection's in-flight count until the response is done.
     pub in_flight: Option<InFlightGuard>,
+    /// Where the request's numbers are also counted.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The request body's byte count.
+    pub body: Arc<crate::body::BodyVerdict>,
+    /// The upstream target, held (counted in flight) until the response is done.
+    pub lease: Option<crate::upstream::Lease>,
 }
 
 impl AccessLog {
-    /// Write the line.
+    /// Write the line, and count the request in the metrics.
     pub fn emit(&self) {
+        self.record();
         let (api, stage) = match &self.api_stage {
             Some((a, s)) => (&**a, &**s),
             None => ("", ""),
@@ -120,10 +127,46 @@ impl AccessLog {
             status = self.status,
             error = self.error.unwrap_or(""),
             bytes = self.bytes_out,
+            bytes_in = self.body.bytes(),
             latency_us = self.start.elapsed().as_micros() as u64,
             upstream_latency_us = self.upstream_latency.map_or(0, |d| d.as_micros() as u64),
             aborted = self.aborted,
             "request"
         );
+    }
+}
+
+impl AccessLog {
+    fn record(&self) {
+        use crate::metrics::{DomainLabels, RequestLabels, RouteLabels};
+        let empty: Arc<str> = Arc::from("");
+        let (api, stage) = self
+            .api_stage
+            .clone()
+            .unwrap_or_else(|| (empty.clone(), empty.clone()));
+        let route = self.route.clone().unwrap_or(empty);
+        let m = &self.metrics;
+        m.requests
+            .get_or_create(&RequestLabels {
+                domain: self.domain.clone(),
+                api: api.clone(),
+                stage: stage.clone(),
+                route: route.clone(),
+                status: self.status,
+            })
+            .inc();
+        m.request_duration
+            .get_or_create(&RouteLabels {
+                domain: self.domain.clone(),
+                api,
+                stage,
+                route,
+            })
+            .observe(self.start.elapsed().as_secs_f64());
+        let d = DomainLabels {
+            domain: self.domain.clone(),
+        };
+        m.bytes_out.get_or_create(&d).inc_by(self.bytes_out);
+        m.bytes_in.get_or_create(&d).inc_by(self.body.bytes());
     }
 }

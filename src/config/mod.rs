@@ -47,6 +47,8 @@ pub struct Config {
     pub apis: BTreeMap<String, Api>,
     /// Upstream pools by name.
     pub upstreams: BTreeMap<String, Upstream>,
+    /// Admin endpoint address, when `[admin]` is present.
+    pub admin: Option<SocketAddr>,
 }
 
 /// Request and connection bounds, `[limits]`.
@@ -115,6 +117,9 @@ pub struct Domain {
     pub min_tls_version: TlsVersion,
     /// API mappings, longest base path first.
     pub mappings: Vec<Mapping>,
+    /// Connections older than this are closed after their current request, so a client
+    /// authenticated under old trust material cannot keep a connection forever.
+    pub max_connection_age: Option<Duration>,
 }
 
 /// An API mapping: base path -> API stage.
@@ -179,11 +184,71 @@ impl fmt::Display for RouteMethod {
     }
 }
 
+/// Default time between active health checks.
+pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(10);
+/// Default time an active health check may take.
+pub const DEFAULT_HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default consecutive successes that make a target healthy.
+pub const DEFAULT_HEALTHY_THRESHOLD: u32 = 2;
+/// Default consecutive failures that make a target unhealthy.
+pub const DEFAULT_UNHEALTHY_THRESHOLD: u32 = 3;
+/// Default idle time of a pooled upstream connection.
+pub const DEFAULT_UPSTREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// Default retries of idempotent requests after a connect failure.
+pub const DEFAULT_RETRIES: u32 = 1;
+
+/// How a pool spreads requests over its targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadBalancing {
+    /// In turn.
+    RoundRobin,
+    /// To the target with the fewest requests in flight.
+    LeastRequests,
+}
+
+/// Active health checking of a pool's targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// HTTP path to GET (2xx/3xx is healthy); a TCP connect check when `None`.
+    pub path: Option<String>,
+    /// Time between checks.
+    pub interval: Duration,
+    /// Time a check may take.
+    pub timeout: Duration,
+    /// Consecutive successes that make a target healthy.
+    pub healthy_threshold: u32,
+    /// Consecutive failures that make a target unhealthy.
+    pub unhealthy_threshold: u32,
+}
+
+/// One target of a pool.
+#[derive(Debug, Clone)]
+pub struct TargetConfig {
+    /// `host:port`.
+    pub authority: http::uri::Authority,
+    /// Zone label (for metrics and logs), empty if none.
+    pub zone: String,
+}
+
 /// A load-balanced pool of targets, `[upstream.NAME]`.
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    /// `host:port` targets.
-    pub targets: Vec<http::uri::Authority>,
+    /// Targets.
+    pub targets: Vec<TargetConfig>,
+    /// Active health checks, if configured.
+    pub health_check: Option<HealthCheck>,
+    /// Load balancing.
+    pub load_balancing: LoadBalancing,
+    /// Most requests in flight per target (`None`: unlimited).
+    pub max_connections: Option<usize>,
+    /// Idle pooled connections are closed after this.
+    pub idle_timeout: Duration,
+    /// Retries of idempotent requests on another target after a connect failure.
+    pub retries: u32,
+    /// Client certificate chain the gateway presents to `https://` upstreams.
+    pub tls_client_certificate: Option<PathBuf>,
+    /// Its key.
+    pub tls_client_key: Option<PathBuf>,
     /// CA bundle for `https://` integrations (system roots if absent).
     pub tls_ca: Option<PathBuf>,
     /// Name checked against the upstream certificate (target host if absent).

@@ -21,6 +21,15 @@ pub struct RawConfig {
     /// `[upstream.NAME]`: load-balanced target pools.
     #[serde(default)]
     pub upstream: BTreeMap<String, RawUpstream>,
+    /// `[admin]`: the health, readiness and metrics endpoint.
+    pub admin: Option<RawAdmin>,
+}
+
+/// `[admin]` as written.
+#[derive(Debug, Deserialize)]
+pub struct RawAdmin {
+    /// Listen address (default 127.0.0.1:9901).
+    pub listen: Option<String>,
 }
 
 /// `[limits]` as written; every field optional.
@@ -62,6 +71,8 @@ pub struct RawDomain {
     pub crls: Vec<PathBuf>,
     /// "1.2" or "1.3".
     pub min_tls_version: Option<String>,
+    /// Close connections older than this (after their current request).
+    pub max_connection_age_ms: Option<u64>,
     /// `[[domain.mapping]]` tables.
     #[serde(default, rename = "mapping")]
     pub mappings: Vec<RawMapping>,
@@ -118,11 +129,51 @@ pub struct RawRoute {
 /// One `[upstream.NAME]` table.
 #[derive(Debug, Deserialize)]
 pub struct RawUpstream {
-    /// `host:port` targets.
+    /// Targets: `"host:port"` or `{ address = "host:port", zone = "a" }`.
     #[serde(default)]
-    pub targets: Vec<String>,
+    pub targets: Vec<RawTarget>,
     /// TLS settings for `https://` integrations to this pool.
     pub tls: Option<RawUpstreamTls>,
+    /// Active health checks.
+    pub health_check: Option<RawHealthCheck>,
+    /// `round_robin` or `least_requests`.
+    pub load_balancing: Option<String>,
+    /// Most requests in flight per target.
+    pub max_connections: Option<u64>,
+    /// Idle pooled connections are closed after this.
+    pub idle_timeout_ms: Option<u64>,
+    /// Retries of idempotent requests on another target after a connect failure.
+    pub retries: Option<u32>,
+}
+
+/// A pool target, as a plain address or a table with a zone label.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum RawTarget {
+    /// `"host:port"`.
+    Address(String),
+    /// `{ address = "host:port", zone = "eu-1a" }`.
+    Table {
+        /// `host:port`.
+        address: String,
+        /// Zone label.
+        zone: Option<String>,
+    },
+}
+
+/// `health_check = { ... }` of a pool.
+#[derive(Debug, Deserialize)]
+pub struct RawHealthCheck {
+    /// HTTP path to GET; a TCP connect check when absent.
+    pub path: Option<String>,
+    /// Time between checks.
+    pub interval_ms: Option<u64>,
+    /// Time a check may take.
+    pub timeout_ms: Option<u64>,
+    /// Consecutive successes that make a target healthy.
+    pub healthy_threshold: Option<u32>,
+    /// Consecutive failures that make a target unhealthy.
+    pub unhealthy_threshold: Option<u32>,
 }
 
 /// TLS settings for an upstream pool.
@@ -132,4 +183,8 @@ pub struct RawUpstreamTls {
     pub ca: Option<PathBuf>,
     /// Name to verify the upstream certificate against (default: the target host).
     pub server_name: Option<String>,
+    /// Client certificate (PEM chain) the gateway presents to the upstream.
+    pub client_certificate: Option<PathBuf>,
+    /// Its private key.
+    pub client_key: Option<PathBuf>,
 }

@@ -5,11 +5,13 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use super::raw::{RawApi, RawConfig, RawDomain, RawLimits, RawUpstream};
+use super::raw::{RawApi, RawConfig, RawDomain, RawLimits, RawTarget, RawUpstream};
 use super::template::{Integration, PathTemplate, substitute_stage_variables};
 use super::{
-    Api, Config, ConfigErrors, DEFAULT_INTEGRATION_TIMEOUT, Domain, ErrorSink, Limits, Mapping,
-    Route, RouteMethod, Stage, TlsVersion, Upstream,
+    Api, Config, ConfigErrors, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,
+    DEFAULT_HEALTHY_THRESHOLD, DEFAULT_INTEGRATION_TIMEOUT, DEFAULT_RETRIES,
+    DEFAULT_UNHEALTHY_THRESHOLD, DEFAULT_UPSTREAM_IDLE_TIMEOUT, Domain, ErrorSink, HealthCheck,
+    Limits, LoadBalancing, Mapping, Route, RouteMethod, Stage, TargetConfig, TlsVersion, Upstream,
 };
 
 pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
@@ -42,12 +44,37 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
             domains.push(domain);
         }
     }
+    let admin = raw.admin.as_ref().and_then(|a| {
+        let listen = a
+            .listen
+            .clone()
+            .unwrap_or_else(|| crate::admin::DEFAULT_ADMIN_LISTEN.to_owned());
+        match listen.parse::<SocketAddr>() {
+            Ok(addr) => {
+                if domains.iter().any(|d| d.listen == addr && addr.port() != 0) {
+                    sink.push(
+                        "admin.listen",
+                        format!("`{listen}` is also a domain's listen address"),
+                    );
+                }
+                Some(addr)
+            }
+            Err(_) => {
+                sink.push(
+                    "admin.listen",
+                    format!("`{listen}` is not an `ip:port` address"),
+                );
+                None
+            }
+        }
+    });
     sink.finish(Config {
         source: path.to_path_buf(),
         limits,
         domains,
         apis,
         upstreams,
+        admin,
     })
 }
 
@@ -127,11 +154,20 @@ fn upstreams(
         }
         let mut targets = Vec::new();
         for (i, t) in up.targets.iter().enumerate() {
-            match t.parse::<http::uri::Authority>() {
-                Ok(a) if a.port_u16().is_some() && !t.contains(['/', '@']) => targets.push(a),
+            let (addr, zone) = match t {
+                RawTarget::Address(a) => (a, None),
+                RawTarget::Table { address, zone } => (address, zone.clone()),
+            };
+            match addr.parse::<http::uri::Authority>() {
+                Ok(a) if a.port_u16().is_some() && !addr.contains(['/', '@']) => {
+                    targets.push(TargetConfig {
+                        authority: a,
+                        zone: zone.unwrap_or_default(),
+                    })
+                }
                 _ => sink.push(
                     format!("{key}.targets[{i}]"),
-                    format!("`{t}` is not `host:port`"),
+                    format!("`{addr}` is not `host:port`"),
                 ),
             }
         }
@@ -143,12 +179,112 @@ fn upstreams(
                 );
             }
         }
+        let tls = up.tls.as_ref();
+        let client_certificate = tls.and_then(|t| t.client_certificate.clone());
+        let client_key = tls.and_then(|t| t.client_key.clone());
+        if client_certificate.is_some() != client_key.is_some() {
+            sink.push(
+                format!("{key}.tls"),
+                "client_certificate and client_key go together",
+            );
+        }
+        for (field, file) in [
+            ("ca", tls.and_then(|t| t.ca.as_ref())),
+            ("client_certificate", client_certificate.as_ref()),
+            ("client_key", client_key.as_ref()),
+        ] {
+            if let Some(f) = file {
+                if let Err(e) = std::fs::metadata(f) {
+                    sink.push(
+                        format!("{key}.tls.{field}"),
+                        format!("{}: {e}", f.display()),
+                    );
+                }
+            }
+        }
+        let load_balancing = match up.load_balancing.as_deref() {
+            None | Some("round_robin") => LoadBalancing::RoundRobin,
+            Some("least_requests") => LoadBalancing::LeastRequests,
+            Some(other) => {
+                sink.push(
+                    format!("{key}.load_balancing"),
+                    format!("`{other}` is not \"round_robin\" or \"least_requests\""),
+                );
+                LoadBalancing::RoundRobin
+            }
+        };
+        let health_check = up.health_check.as_ref().map(|h| {
+            let hkey = format!("{key}.health_check");
+            if let Some(p) = &h.path {
+                if !p.starts_with('/') {
+                    sink.push(format!("{hkey}.path"), format!("`{p}` must start with `/`"));
+                }
+            }
+            let positive = |v: Option<u64>, field: &str, d: Duration, sink: &mut ErrorSink| match v
+            {
+                Some(0) => {
+                    sink.push(format!("{hkey}.{field}"), "must be greater than 0");
+                    d
+                }
+                Some(ms) => Duration::from_millis(ms),
+                None => d,
+            };
+            let interval = positive(h.interval_ms, "interval_ms", DEFAULT_HEALTH_INTERVAL, sink);
+            let timeout = positive(h.timeout_ms, "timeout_ms", DEFAULT_HEALTH_TIMEOUT, sink);
+            let threshold = |v: Option<u32>, field: &str, d: u32, sink: &mut ErrorSink| match v {
+                Some(0) => {
+                    sink.push(format!("{hkey}.{field}"), "must be at least 1");
+                    d
+                }
+                Some(n) => n,
+                None => d,
+            };
+            HealthCheck {
+                path: h.path.clone(),
+                interval,
+                timeout,
+                healthy_threshold: threshold(
+                    h.healthy_threshold,
+                    "healthy_threshold",
+                    DEFAULT_HEALTHY_THRESHOLD,
+                    sink,
+                ),
+                unhealthy_threshold: threshold(
+                    h.unhealthy_threshold,
+                    "unhealthy_threshold",
+                    DEFAULT_UNHEALTHY_THRESHOLD,
+                    sink,
+                ),
+            }
+        });
+        let max_connections = match up.max_connections {
+            Some(0) => {
+                sink.push(format!("{key}.max_connections"), "must be greater than 0");
+                None
+            }
+            other => other.map(|n| n as usize),
+        };
+        let idle_timeout = match up.idle_timeout_ms {
+            Some(0) => {
+                sink.push(format!("{key}.idle_timeout_ms"), "must be greater than 0");
+                DEFAULT_UPSTREAM_IDLE_TIMEOUT
+            }
+            Some(ms) => Duration::from_millis(ms),
+            None => DEFAULT_UPSTREAM_IDLE_TIMEOUT,
+        };
         out.insert(
             name.clone(),
             Upstream {
                 targets,
-                tls_ca: up.tls.as_ref().and_then(|t| t.ca.clone()),
-                tls_server_name: up.tls.as_ref().and_then(|t| t.server_name.clone()),
+                health_check,
+                load_balancing,
+                max_connections,
+                idle_timeout,
+                retries: up.retries.unwrap_or(DEFAULT_RETRIES),
+                tls_ca: tls.and_then(|t| t.ca.clone()),
+                tls_server_name: tls.and_then(|t| t.server_name.clone()),
+                tls_client_certificate: client_certificate,
+                tls_client_key: client_key,
             },
         );
     }
@@ -361,6 +497,17 @@ fn domain(
         });
     }
     mappings.sort_by_key(|m| std::cmp::Reverse(m.base_path.len()));
+    let max_connection_age = match raw.max_connection_age_ms {
+        Some(0) => {
+            sink.push(
+                format!("{key}.max_connection_age_ms"),
+                "must be greater than 0",
+            );
+            None
+        }
+        Some(ms) => Some(Duration::from_millis(ms)),
+        None => None,
+    };
     Some(Domain {
         index: i,
         name,
@@ -371,6 +518,7 @@ fn domain(
         crls: raw.crls.clone(),
         min_tls_version,
         mappings,
+        max_connection_age,
     })
 }
 

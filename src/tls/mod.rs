@@ -108,6 +108,22 @@ pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<DomainTls>
     if let Some(w) = leaf_expiry_warning(&domain.certificate, &chain) {
         warnings.push(w);
     }
+    let mut cert_expiry = Vec::new();
+    for (kind, der) in chain
+        .first()
+        .map(|c| ("server", c))
+        .into_iter()
+        .chain(trust_certs.iter().map(|c| ("truststore", c)))
+    {
+        use x509_parser::prelude::FromDer;
+        if let Ok((_, x)) = x509_parser::prelude::X509Certificate::from_der(der) {
+            cert_expiry.push((
+                kind,
+                identity::rfc4514(x.subject()),
+                x.validity().not_after.timestamp(),
+            ));
+        }
+    }
     let verifier = Arc::new(verifier::ClientVerifier::new(
         inner,
         &trust_certs,
@@ -146,6 +162,7 @@ pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<DomainTls>
         config: Arc::new(config),
         verifier,
         warnings,
+        cert_expiry,
     })
 }
 
@@ -158,6 +175,8 @@ pub struct DomainTls {
     pub verifier: Arc<verifier::ClientVerifier>,
     /// Truststore and certificate warnings.
     pub warnings: Vec<String>,
+    /// (kind, subject, not-after as Unix seconds) for the expiry metrics.
+    pub cert_expiry: Vec<(&'static str, String, i64)>,
 }
 
 fn leaf_expiry_warning(

@@ -376,9 +376,12 @@ impl Gateway {
             .map_err(|e| e.to_string())?;
         let addrs = gw.local_addrs();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let done = tokio::spawn(gw.run(async move {
-            let _ = rx.await;
-        }));
+        let done = tokio::spawn(async move {
+            gw.run(async move {
+                let _ = rx.await;
+            })
+            .await
+        });
         Ok(Gateway {
             addrs,
             stop: Some(tx),
