@@ -94,22 +94,22 @@ impl ClientVerifier {
     }
 
     /// Words for a refusal, with the context only this verifier has (truststore, CRLs, chain).
+    /// `presented` is what the client sent; `links` adds the truststore's intermediates.
     fn explain(
         &self,
         err: &Error,
         leaf: Option<&X509Certificate<'_>>,
-        intermediates: &[CertificateDer<'_>],
+        presented: &[CertificateDer<'_>],
+        links: &[CertificateDer<'_>],
     ) -> String {
         let Some(leaf) = leaf else {
             return describe(err, None);
         };
         match err {
             Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
-                self.unknown_issuer(leaf, intermediates)
+                self.unknown_issuer(leaf, presented)
             }
-            Error::InvalidCertificate(CertificateError::Revoked) => {
-                self.revoked(leaf, intermediates)
-            }
+            Error::InvalidCertificate(CertificateError::Revoked) => self.revoked(leaf, links),
             Error::InvalidCertificate(
                 CertificateError::UnsupportedSignatureAlgorithmContext { .. }
                 | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. },
@@ -325,6 +325,7 @@ impl ClientCertVerifier for ClientVerifier {
         let subject = parsed.as_ref().map(|c| rfc4514(c.subject()));
         // Truststore intermediates are offered as chain links, not trust anchors, so that
         // their revocation is checked like any other intermediate's.
+        let presented = intermediates;
         let mut joined;
         let intermediates = if self.truststore_intermediates.is_empty() {
             intermediates
@@ -348,7 +349,7 @@ impl ClientCertVerifier for ClientVerifier {
         {
             Err(e) => Err(refuse(
                 subject,
-                self.explain(&e, parsed.as_ref(), intermediates),
+                self.explain(&e, parsed.as_ref(), presented, intermediates),
             )),
             Ok(v) => match &parsed {
                 Some(c) if has_client_auth(c) => Ok(v),
