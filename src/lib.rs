@@ -15,6 +15,7 @@ pub mod lint;
 pub mod metrics;
 pub mod path;
 pub mod pki;
+pub mod probe;
 pub mod reload;
 pub mod routing;
 pub mod server;

@@ -78,6 +78,10 @@ enum Command {
         /// The configuration file.
         #[arg(long, short)]
         config: PathBuf,
+        /// Also connect to every upstream target (TCP, and TLS for https:// pools) and report
+        /// reachable / refused / timeout / TLS error; exit 1 if any is not reachable.
+        #[arg(long)]
+        probe: bool,
     },
 }
 
@@ -284,7 +288,7 @@ fn pki(cmd: PkiCommand) -> anyhow::Result<()> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check { config } => return check(&config),
+        Command::Check { config, probe } => return check(&config, probe),
         Command::Pki { command } => pki(command),
         Command::Truststore {
             command: TruststoreCommand::Lint { file, aws, json },
@@ -373,7 +377,7 @@ fn print_errors(e: &ConfigErrors) {
     }
 }
 
-fn check(path: &Path) -> ExitCode {
+fn check(path: &Path, probe: bool) -> ExitCode {
     match state::load(path, 1) {
         Ok((snapshot, warnings)) => {
             for w in &warnings {
@@ -389,6 +393,9 @@ fn check(path: &Path) -> ExitCode {
                 routes,
                 snapshot.config.upstreams.len()
             );
+            if probe {
+                return probe_targets(&snapshot);
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -396,6 +403,38 @@ fn check(path: &Path) -> ExitCode {
             eprintln!("{}: {} error(s)", path.display(), e.0.len());
             ExitCode::FAILURE
         }
+    }
+}
+
+fn probe_targets(snapshot: &Snapshot) -> ExitCode {
+    let rt = match runtime(None) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let probes = rt.block_on(portcullis::probe::probe_all(
+        snapshot,
+        portcullis::probe::PROBE_TIMEOUT,
+    ));
+    let mut bad = 0;
+    for p in &probes {
+        let zone = if p.zone.is_empty() { "-" } else { &p.zone };
+        let proto = if p.tls { "tls" } else { "tcp" };
+        println!(
+            "{:<20} {:<24} zone {:<10} {proto}  {}",
+            p.pool, p.target, zone, p.outcome
+        );
+        if p.outcome != portcullis::probe::Outcome::Reachable {
+            bad += 1;
+        }
+    }
+    println!("{} target(s) probed, {} not reachable", probes.len(), bad);
+    if bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -74,6 +74,10 @@ pub struct Pool {
     pub retries: u32,
     /// Client with this pool's TLS settings.
     pub client: HttpClient,
+    /// This pool's TLS client configuration (for `check --probe`).
+    pub tls: Arc<ClientConfig>,
+    /// Name verified in upstream certificates instead of the target host, if set.
+    pub server_name: Option<String>,
 }
 
 /// A target reserved for one request; releases its in-flight slot when dropped.
@@ -214,7 +218,7 @@ impl Upstreams {
         let mut pools = HashMap::new();
         for (name, up) in &config.upstreams {
             match client_for(up) {
-                Ok(client) => {
+                Ok((client, tls)) => {
                     pools.insert(
                         name.clone(),
                         Arc::new(Pool {
@@ -238,6 +242,8 @@ impl Upstreams {
                             max_in_flight: up.max_connections,
                             retries: up.retries,
                             client,
+                            tls,
+                            server_name: up.tls_server_name.clone(),
                         }),
                     );
                 }
@@ -366,7 +372,7 @@ fn with_client_auth(
         })
 }
 
-fn client_for(up: &Upstream) -> Result<HttpClient, (&'static str, String)> {
+fn client_for(up: &Upstream) -> Result<(HttpClient, Arc<ClientConfig>), (&'static str, String)> {
     let client_auth = up
         .tls_client_certificate
         .as_deref()
@@ -387,7 +393,11 @@ fn client_for(up: &Upstream) -> Result<HttpClient, (&'static str, String)> {
             with_client_auth(roots, client_auth)?
         }
     };
-    Ok(client(config, up.tls_server_name.clone(), up.idle_timeout))
+    let shared = Arc::new(config.clone());
+    Ok((
+        client(config, up.tls_server_name.clone(), up.idle_timeout),
+        shared,
+    ))
 }
 
 fn client(tls: ClientConfig, server_name: Option<String>, idle: Duration) -> HttpClient {
