@@ -512,7 +512,9 @@ async fn demo(certs: PathBuf) -> anyhow::Result<()> {
         p = listen.port()
     );
     if let Some(admin) = snapshot.config.admin {
-        println!("  curl http://{admin}/metrics        # Prometheus metrics (also /healthz, /readyz, /config)");
+        println!(
+            "  curl http://{admin}/metrics        # Prometheus metrics (also /healthz, /readyz, /config)"
+        );
     }
     println!();
     run(snapshot, None).await

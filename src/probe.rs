@@ -7,7 +7,6 @@ use std::time::Duration;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
-use crate::config::{IntegrationTarget, Scheme};
 use crate::state::Snapshot;
 
 /// How long each probe may take.
@@ -57,21 +56,9 @@ pub struct Probe {
 
 /// Probe every target of every pool of `snapshot` concurrently.
 pub async fn probe_all(snapshot: &Snapshot, timeout: Duration) -> Vec<Probe> {
-    let config = &snapshot.config;
-    let https_pools: std::collections::BTreeSet<&str> = config
-        .apis
-        .values()
-        .flat_map(|a| a.stages.values())
-        .flat_map(|s| s.integrations.iter())
-        .filter(|i| i.scheme == Scheme::Https)
-        .filter_map(|i| match &i.target {
-            IntegrationTarget::Pool(p) => Some(p.as_str()),
-            IntegrationTarget::Direct(_) => None,
-        })
-        .collect();
     let mut tasks = Vec::new();
     for (name, pool) in snapshot.upstreams.pools() {
-        let tls = https_pools.contains(name.as_str());
+        let tls = pool.https;
         for t in &pool.targets {
             let pool = pool.clone();
             let name = name.clone();

@@ -164,15 +164,20 @@ impl Reloader {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            let files = self.watched();
-            let now = fingerprint(&files);
-            if now != last {
+            let now = fingerprint(&self.watched());
+            if now == last {
+                continue;
+            }
+            let same_files =
+                now.len() == last.len() && now.iter().zip(&last).all(|(a, b)| a.0 == b.0);
+            if same_files {
                 // Let a writer that replaces several files finish before reading them.
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                last = fingerprint(&files);
                 tracing::info!("watched files changed: reloading");
                 let _ = self.reload().await;
             }
+            // A reload (from here or SIGHUP) may name other files: watch what is now in use.
+            last = fingerprint(&self.watched());
         }
     }
 
@@ -198,15 +203,16 @@ impl Reloader {
 
 /// A digest of each file's contents: catches edits within one second, and Kubernetes Secret
 /// updates (which swap a symlink) alike. The files are small; reading them is cheap.
-fn fingerprint(files: &[PathBuf]) -> Vec<Option<Vec<u8>>> {
+fn fingerprint(files: &[PathBuf]) -> Vec<(PathBuf, Option<Vec<u8>>)> {
     files
         .iter()
         .map(|f| {
-            std::fs::read(f).ok().map(|d| {
+            let digest = std::fs::read(f).ok().map(|d| {
                 aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &d)
                     .as_ref()
                     .to_vec()
-            })
+            });
+            (f.clone(), digest)
         })
         .collect()
 }

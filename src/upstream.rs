@@ -78,6 +78,8 @@ pub struct Pool {
     pub tls: Arc<ClientConfig>,
     /// Name verified in upstream certificates instead of the target host, if set.
     pub server_name: Option<String>,
+    /// Whether integrations reach this pool over `https://` (health checks and probes use TLS).
+    pub https: bool,
 }
 
 /// A target reserved for one request; releases its in-flight slot when dropped.
@@ -215,6 +217,17 @@ impl Upstreams {
     /// Build every pool of `config`; unreadable TLS files go to `sink`. Health checks start
     /// when [`Upstreams::start_health_checks`] is called and stop when the pool is dropped.
     pub fn build(config: &Config, sink: &mut ErrorSink) -> Upstreams {
+        let https_pools: std::collections::BTreeSet<&str> = config
+            .apis
+            .values()
+            .flat_map(|a| a.stages.values())
+            .flat_map(|s| s.integrations.iter())
+            .filter(|i| i.scheme == crate::config::Scheme::Https)
+            .filter_map(|i| match &i.target {
+                crate::config::IntegrationTarget::Pool(p) => Some(p.as_str()),
+                crate::config::IntegrationTarget::Direct(_) => None,
+            })
+            .collect();
         let mut pools = HashMap::new();
         for (name, up) in &config.upstreams {
             match client_for(up) {
@@ -244,6 +257,7 @@ impl Upstreams {
                             client,
                             tls,
                             server_name: up.tls_server_name.clone(),
+                            https: https_pools.contains(name.as_str()),
                         }),
                     );
                 }
@@ -310,7 +324,8 @@ async fn probe(pool: &Pool, target: &Target, hc: &HealthCheck) -> bool {
                 .await
                 .is_ok(),
             Some(path) => {
-                let uri = format!("http://{}{}", target.authority, path);
+                let scheme = if pool.https { "https" } else { "http" };
+                let uri = format!("{scheme}://{}{}", target.authority, path);
                 let Ok(req) = http::Request::get(uri)
                     .header(http::header::HOST, target.host.clone())
                     .header(http::header::USER_AGENT, "portcullis-health-check")
