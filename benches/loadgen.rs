@@ -636,8 +636,9 @@ fn stat_cpu_ticks(path: &str) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
-/// Busy clock ticks of the whole machine (all CPUs), from the first line of /proc/stat.
-fn host_busy_ticks() -> Option<u64> {
+/// Whole-machine clock ticks (all CPUs) from the first line of /proc/stat:
+/// (user + nice + system + steal, irq + softirq, nice).
+fn host_ticks() -> Option<(u64, u64, u64)> {
     let stat = fs::read_to_string("/proc/stat").ok()?;
     let f: Vec<u64> = stat
         .lines()
@@ -647,7 +648,15 @@ fn host_busy_ticks() -> Option<u64> {
         .filter_map(|v| v.parse().ok())
         .collect();
     // user nice system idle iowait irq softirq steal (guest time is included in user).
-    Some(f.iter().take(8).sum::<u64>() - f.get(3)? - f.get(4)?)
+    let (user, nice, system, irq, softirq, steal) = (
+        *f.first()?,
+        *f.get(1)?,
+        *f.get(2)?,
+        *f.get(5)?,
+        *f.get(6)?,
+        *f.get(7)?,
+    );
+    Some((user + nice + system + steal, irq + softirq, nice))
 }
 
 /// CPU samples taken at one instant.
@@ -659,8 +668,12 @@ struct CpuSample {
     client: Option<u64>,
     /// The upstream process.
     upstream: Option<u64>,
-    /// The whole machine.
+    /// The whole machine: process time (user, nice, system, steal).
     host: Option<u64>,
+    /// The whole machine: interrupt time (irq, softirq; loopback TCP is mostly here).
+    irq: Option<u64>,
+    /// The whole machine: time of niced (background) processes.
+    nice: Option<u64>,
 }
 
 impl CpuSample {
@@ -670,7 +683,9 @@ impl CpuSample {
             proxy: proc_cpu_ticks(proxy_pids),
             client: self_cpu_ticks(),
             upstream: upstream_pid.and_then(|p| proc_cpu_ticks(&[p])),
-            host: host_busy_ticks(),
+            host: host_ticks().map(|h| h.0),
+            irq: host_ticks().map(|h| h.1),
+            nice: host_ticks().map(|h| h.2),
         }
     }
 
@@ -681,6 +696,8 @@ impl CpuSample {
             client: delta(self.client, later.client),
             upstream: delta(self.upstream, later.upstream),
             host: delta(self.host, later.host),
+            irq: delta(self.irq, later.irq),
+            nice: delta(self.nice, later.nice),
         }
     }
 }
@@ -973,6 +990,8 @@ fn print_report(args: &LoadArgs, r: &Report) {
     let client_pct = pct(r.cpu.client);
     let upstream_pct = pct(r.cpu.upstream);
     // Whatever the machine did besides proxy, load generator and upstream: should be ~0.
+    let irq_pct = pct(r.cpu.irq);
+    let nice_pct = pct(r.cpu.nice);
     let foreign_pct = match (r.cpu.host, r.cpu.proxy, r.cpu.client) {
         (Some(h), Some(p), Some(c)) => {
             pct(Some(h.saturating_sub(p + c + r.cpu.upstream.unwrap_or(0))))
@@ -1010,10 +1029,12 @@ fn print_report(args: &LoadArgs, r: &Report) {
             json_opt(cpu_pct.map(|v| format!("{v:.1}")))
         ));
         line.push_str(&format!(
-            "\"tls\":\"{tls}\",\"client_cpu_pct\":{},\"upstream_cpu_pct\":{},\"foreign_cpu_pct\":{},\"proxy_idle_cpu_ticks\":{},",
+            "\"tls\":\"{tls}\",\"client_cpu_pct\":{},\"upstream_cpu_pct\":{},\"foreign_cpu_pct\":{},\"niced_cpu_pct\":{},\"irq_cpu_pct\":{},\"proxy_idle_cpu_ticks\":{},",
             json_opt(client_pct.map(|v| format!("{v:.1}"))),
             json_opt(upstream_pct.map(|v| format!("{v:.1}"))),
             json_opt(foreign_pct.map(|v| format!("{v:.1}"))),
+            json_opt(nice_pct.map(|v| format!("{v:.1}"))),
+            json_opt(irq_pct.map(|v| format!("{v:.1}"))),
             json_opt(r.idle_cpu_ticks)
         ));
         line.push_str(&format!(
@@ -1053,10 +1074,12 @@ fn print_report(args: &LoadArgs, r: &Report) {
         }
         let _ = writeln!(
             out,
-            "  cpu % of one core: loadgen {} upstream {} other processes {}",
+            "  cpu % of one core: loadgen {} upstream {} other processes {} (niced {}) irq+softirq {}",
             show(client_pct),
             show(upstream_pct),
-            show(foreign_pct)
+            show(foreign_pct),
+            show(nice_pct),
+            show(irq_pct)
         );
         if let Some(o) = r.open {
             let _ = writeln!(
