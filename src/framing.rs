@@ -336,8 +336,8 @@ impl<T: AsyncRead + Unpin> FramingGuard<T> {
                 return r;
             }
             // Heads are read through a stack buffer: no per-connection scratch memory.
-            let mut scratch = [0u8; 8192];
-            let mut rb = ReadBuf::new(&mut scratch);
+            let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+            let mut rb = ReadBuf::uninit(&mut scratch);
             match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
                 Poll::Ready(Ok(())) => {
                     let n = rb.filled().len();
@@ -351,7 +351,8 @@ impl<T: AsyncRead + Unpin> FramingGuard<T> {
                         }
                         return Poll::Ready(Ok(()));
                     }
-                    this.feed(&scratch[..n]);
+                    let data = rb.filled();
+                    this.feed(data);
                     if this.state == State::Head
                         && !this.head.is_empty()
                         && this.head_deadline.is_none()

@@ -10,6 +10,9 @@ use crate::metrics::ResultLabels;
 use crate::server::Gateway;
 use crate::state::Snapshot;
 
+/// Each watched file with the SHA-256 of its contents (`None`: unreadable).
+type Fingerprint = Vec<(PathBuf, Option<Vec<u8>>)>;
+
 /// How often watched files are checked for changes.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -39,6 +42,9 @@ pub struct Reloader {
     gateway: Gateway,
     status: Arc<Mutex<ReloadStatus>>,
     lock: Arc<tokio::sync::Mutex<()>>,
+    /// Fingerprint of the watched files as of the last reload attempt, from any trigger, so
+    /// one edit followed by SIGHUP reloads once.
+    seen: Arc<Mutex<Fingerprint>>,
 }
 
 fn sha256_file(path: &Path) -> String {
@@ -68,12 +74,15 @@ impl Reloader {
             source: path.display().to_string(),
             ..Default::default()
         };
-        Reloader {
+        let reloader = Reloader {
             path,
             gateway,
             status: Arc::new(Mutex::new(status)),
             lock: Arc::default(),
-        }
+            seen: Arc::default(),
+        };
+        reloader.remember_files();
+        reloader
     }
 
     /// A copy of the current status.
@@ -85,6 +94,8 @@ impl Reloader {
     /// snapshot keeps serving; the error is logged, counted and returned.
     pub async fn reload(&self) -> Result<u64, String> {
         let _one_at_a_time = self.lock.lock().await;
+        // What this attempt reads; the watcher compares against it.
+        self.remember_files();
         let current = self.gateway.state().load_full();
         let next = current.generation + 1;
         let path = self.path.clone();
@@ -100,6 +111,8 @@ impl Reloader {
             Ok(Err(errors)) => Err(errors.to_string()),
             Err(e) => Err(format!("reload task failed: {e}")),
         };
+        // A successful reload may name other files: watch what is now in use.
+        self.remember_files();
         let metrics = self.gateway.metrics();
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
         match &result {
@@ -159,26 +172,24 @@ impl Reloader {
     /// Reload when the configuration file or any file it names changes (checked every
     /// [`WATCH_INTERVAL`]): certificates, keys, truststores, CRLs, upstream CA bundles.
     pub async fn watch_files(self) {
-        let mut last = fingerprint(&self.watched());
         let mut tick = tokio::time::interval(WATCH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
             let now = fingerprint(&self.watched());
-            if now == last {
-                continue;
-            }
-            let same_files =
-                now.len() == last.len() && now.iter().zip(&last).all(|(a, b)| a.0 == b.0);
-            if same_files {
+            let changed = *self.seen.lock().unwrap_or_else(|p| p.into_inner()) != now;
+            if changed {
                 // Let a writer that replaces several files finish before reading them.
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 tracing::info!("watched files changed: reloading");
                 let _ = self.reload().await;
             }
-            // A reload (from here or SIGHUP) may name other files: watch what is now in use.
-            last = fingerprint(&self.watched());
         }
+    }
+
+    fn remember_files(&self) {
+        let now = fingerprint(&self.watched());
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = now;
     }
 
     fn watched(&self) -> Vec<PathBuf> {
@@ -203,7 +214,7 @@ impl Reloader {
 
 /// A digest of each file's contents: catches edits within one second, and Kubernetes Secret
 /// updates (which swap a symlink) alike. The files are small; reading them is cheap.
-fn fingerprint(files: &[PathBuf]) -> Vec<(PathBuf, Option<Vec<u8>>)> {
+fn fingerprint(files: &[PathBuf]) -> Fingerprint {
     files
         .iter()
         .map(|f| {

@@ -340,6 +340,7 @@ async fn serve_connection(
         peer,
         in_flight: in_flight.clone(),
         metrics: metrics.clone(),
+        metric_cache: Arc::default(),
     });
     metrics.open_connections.inc();
     let _open = OpenGuard(metrics.clone());

@@ -37,6 +37,8 @@ pub struct ConnContext {
     pub peer: SocketAddr,
     /// Requests in flight on this connection.
     pub in_flight: Arc<InFlight>,
+    /// Metric handles of the connection's last request.
+    pub metric_cache: Arc<std::sync::Mutex<Option<crate::telemetry::MetricHandles>>>,
 }
 
 /// Answer one request.
@@ -63,7 +65,7 @@ pub async fn handle(
         subject: ctx.identity.clone(),
         domain: domain.name.clone(),
         method: req.method().clone(),
-        path: req.uri().path().to_owned(),
+        uri: req.uri().clone(),
         route: None,
         api_stage: None,
         upstream: None,
@@ -77,6 +79,7 @@ pub async fn handle(
         metrics: ctx.metrics.clone(),
         body: verdict.clone(),
         lease: None,
+        cache: ctx.metric_cache.clone(),
     });
     let mut resp = match proxy(
         req,
@@ -283,7 +286,7 @@ async fn proxy(
             }
             (None, IntegrationTarget::Pool(_)) => return Err(GatewayError::IntegrationFailure),
         };
-        log.upstream = Some(authority.as_str().to_owned());
+        log.upstream = Some(authority.clone());
         let uri = Uri::builder()
             .scheme(integration.scheme.as_str())
             .authority(authority.clone())

@@ -74,14 +74,14 @@ pub struct AccessLog {
     pub domain: Arc<str>,
     /// Method.
     pub method: http::Method,
-    /// Path as received.
-    pub path: String,
+    /// Request target as received (path shown in the log).
+    pub uri: http::Uri,
     /// Matched route, such as `GET /inventory`.
     pub route: Option<Arc<str>>,
     /// API and stage.
     pub api_stage: Option<(Arc<str>, Arc<str>)>,
     /// Upstream target `host:port`.
-    pub upstream: Option<String>,
+    pub upstream: Option<http::uri::Authority>,
     /// Response status.
     pub status: u16,
     /// Gateway response type when the gateway answered itself.
@@ -102,6 +102,22 @@ pub struct AccessLog {
     pub body: Arc<crate::body::BodyVerdict>,
     /// The upstream target, held (counted in flight) until the response is done.
     pub lease: Option<crate::upstream::Lease>,
+    /// The connection's cache of metric handles (requests on one connection usually repeat).
+    pub cache: Arc<std::sync::Mutex<Option<MetricHandles>>>,
+}
+
+/// Metric handles for one (domain, route, status), so a repeated request skips the label
+/// hashing of the metric families.
+#[derive(Debug)]
+pub struct MetricHandles {
+    // The Arcs are held, so their addresses cannot be reused by other names while cached.
+    domain: Arc<str>,
+    route: Option<Arc<str>>,
+    status: u16,
+    requests: prometheus_client::metrics::counter::Counter,
+    duration: prometheus_client::metrics::histogram::Histogram,
+    bytes_in: prometheus_client::metrics::counter::Counter,
+    bytes_out: prometheus_client::metrics::counter::Counter,
 }
 
 impl AccessLog {
@@ -119,11 +135,11 @@ impl AccessLog {
             subject = %self.subject.subject,
             domain = &*self.domain,
             method = %self.method,
-            path = %self.path,
+            path = %self.uri.path(),
             route = self.route.as_deref().unwrap_or(""),
             api,
             stage,
-            upstream = self.upstream.as_deref().unwrap_or(""),
+            upstream = self.upstream.as_ref().map_or("", |a| a.as_str()),
             status = self.status,
             error = self.error.unwrap_or(""),
             bytes = self.bytes_out,
@@ -138,6 +154,28 @@ impl AccessLog {
 
 impl AccessLog {
     fn record(&self) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let hit = cache.as_ref().is_some_and(|c| {
+            c.status == self.status
+                && Arc::ptr_eq(&c.domain, &self.domain)
+                && match (&c.route, &self.route) {
+                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    (None, None) => true,
+                    _ => false,
+                }
+        });
+        if !hit {
+            *cache = Some(self.handles());
+        }
+        if let Some(h) = cache.as_ref() {
+            h.requests.inc();
+            h.duration.observe(self.start.elapsed().as_secs_f64());
+            h.bytes_out.inc_by(self.bytes_out);
+            h.bytes_in.inc_by(self.body.bytes());
+        }
+    }
+
+    fn handles(&self) -> MetricHandles {
         use crate::metrics::{DomainLabels, RequestLabels, RouteLabels};
         let empty: Arc<str> = Arc::from("");
         let (api, stage) = self
@@ -146,27 +184,28 @@ impl AccessLog {
             .unwrap_or_else(|| (empty.clone(), empty.clone()));
         let route = self.route.clone().unwrap_or(empty);
         let m = &self.metrics;
-        m.requests
-            .get_or_create(&RequestLabels {
+        let d = DomainLabels {
+            domain: self.domain.clone(),
+        };
+        MetricHandles {
+            domain: self.domain.clone(),
+            route: self.route.clone(),
+            status: self.status,
+            requests: m.requests.get_or_create_owned(&RequestLabels {
                 domain: self.domain.clone(),
                 api: api.clone(),
                 stage: stage.clone(),
                 route: route.clone(),
                 status: self.status,
-            })
-            .inc();
-        m.request_duration
-            .get_or_create(&RouteLabels {
+            }),
+            duration: m.request_duration.get_or_create_owned(&RouteLabels {
                 domain: self.domain.clone(),
                 api,
                 stage,
                 route,
-            })
-            .observe(self.start.elapsed().as_secs_f64());
-        let d = DomainLabels {
-            domain: self.domain.clone(),
-        };
-        m.bytes_out.get_or_create(&d).inc_by(self.bytes_out);
-        m.bytes_in.get_or_create(&d).inc_by(self.body.bytes());
+            }),
+            bytes_out: m.bytes_out.get_or_create_owned(&d),
+            bytes_in: m.bytes_in.get_or_create_owned(&d),
+        }
     }
 }

@@ -130,17 +130,14 @@ impl Pool {
                 Some(i) != exclude && (!require_available || self.targets[i].available(now))
             })
         };
+        // One step of the rotation per request, shared by both passes below.
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
         let choose = |require_available: bool| -> Option<usize> {
             match self.balancing {
-                LoadBalancing::RoundRobin => {
-                    let start = self.next.fetch_add(1, Ordering::Relaxed);
-                    (0..n).map(|k| (start + k) % n).find(|&i| {
-                        candidates(require_available).any(|c| c == i)
-                            && under_limit(&self.targets[i])
-                    })
-                }
+                LoadBalancing::RoundRobin => (0..n).map(|k| (start + k) % n).find(|&i| {
+                    candidates(require_available).any(|c| c == i) && under_limit(&self.targets[i])
+                }),
                 LoadBalancing::LeastRequests => {
-                    let start = self.next.fetch_add(1, Ordering::Relaxed);
                     candidates(require_available)
                         .filter(|&i| under_limit(&self.targets[i]))
                         // Ties go round-robin, so equal targets share the load.
