@@ -245,7 +245,12 @@ async fn proxy(
     // Idempotent requests without a body can be sent again to another target after a connect
     // failure (nothing reached the first one); a body cannot be replayed, so no retry then.
     let replay = match &pool {
-        Some(p) if p.retries > 0 && is_idempotent(&parts.method) && body.is_end_stream() => {
+        Some(p)
+            if p.retries > 0
+                && p.targets.len() > 1
+                && is_idempotent(&parts.method)
+                && body.is_end_stream() =>
+        {
             Some(parts.clone())
         }
         _ => None,
