@@ -258,6 +258,8 @@ async fn serve_connection(
     }
     let metrics = gateway.inner.metrics.clone();
     let _ = tcp.set_nodelay(true);
+    // The bound address labels handshake failures (the configured one may be port 0).
+    let local = tcp.local_addr().unwrap_or(configured);
     let Some(listener) = snapshot.listener(configured) else {
         return;
     };
@@ -281,7 +283,7 @@ async fn serve_connection(
         Ok(Ok(done)) => done,
         Ok(Err(HandshakeError::UnknownSni(name))) => {
             tracing::warn!(client = %peer, sni = %name, "TLS handshake refused: unknown SNI name");
-            handshake_failed(&metrics, configured, "unknown_sni");
+            handshake_failed(&metrics, local, "unknown_sni");
             return;
         }
         Ok(Err(HandshakeError::Tls(e))) => {
@@ -293,22 +295,18 @@ async fn serve_connection(
                         reason = %r.reason,
                         "client refused"
                     );
-                    handshake_failed(
-                        &metrics,
-                        configured,
-                        crate::metrics::failure_class(&r.reason),
-                    );
+                    handshake_failed(&metrics, local, crate::metrics::failure_class(&r.reason));
                 }
                 None => {
                     tracing::info!(client = %peer, error = %e, "TLS handshake failed");
-                    handshake_failed(&metrics, configured, "tls_error");
+                    handshake_failed(&metrics, local, "tls_error");
                 }
             }
             return;
         }
         Err(_) => {
             tracing::warn!(client = %peer, timeout = ?limits.handshake_timeout, "TLS handshake timed out");
-            handshake_failed(&metrics, configured, "timeout");
+            handshake_failed(&metrics, local, "timeout");
             return;
         }
     };

@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+mod served;
+#[allow(unused_imports)]
+pub use served::Served;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

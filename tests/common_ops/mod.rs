@@ -6,10 +6,8 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -23,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
-use crate::common::{Got, Issued, Pki, STEP, bin, eventually, tls_client};
+use crate::common::{Got, Issued, Pki, STEP, eventually, tls_client};
 
 /// `ANY /{proxy+}` -> `http://${stageVariables.backend}/{proxy}`.
 pub const PROXY_ROUTE: &str = "[[api.inv.routes]]\nmethod = \"ANY\"\npath = \"/{proxy+}\"\nintegration = \"http://${stageVariables.backend}/{proxy}\"\n";
@@ -504,109 +502,8 @@ impl Drop for Controlled {
     }
 }
 
-/// The gateway binary (`serve --log-format json`), killed when dropped; stderr is collected.
-pub struct Served {
-    /// The process.
-    pub child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Served {
-    /// `portcullis serve --config CONFIG --log-format json --workers 2`.
-    pub fn start(config: &Path) -> Served {
-        let mut child = Command::new(bin())
-            .args([
-                "serve",
-                "--log-format",
-                "json",
-                "--workers",
-                "2",
-                "--config",
-            ])
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the gateway binary");
-        let stderr = child.stderr.take().unwrap();
-        let log: Arc<Mutex<Vec<String>>> = Arc::default();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Served { child, log }
-    }
-
-    /// Every line logged so far.
-    pub fn lines(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// The log so far, for failure messages.
-    pub fn dump(&self) -> String {
-        self.lines().join("\n")
-    }
-
-    /// Every JSON event logged so far.
-    pub fn events(&self) -> Vec<serde_json::Value> {
-        self.lines()
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
-    /// Messages of the events logged so far.
-    pub fn messages(&self) -> Vec<String> {
-        self.events()
-            .iter()
-            .filter_map(|e| e["message"].as_str().map(str::to_owned))
-            .collect()
-    }
-
-    /// Wait (up to `STEP`) until some event satisfies `pred`; return it.
-    pub async fn wait_event(
-        &self,
-        pred: impl Fn(&serde_json::Value) -> bool,
-    ) -> Option<serde_json::Value> {
-        let mut found = None;
-        eventually(|| {
-            found = self.events().into_iter().find(|e| pred(e));
-            found.is_some()
-        })
-        .await;
-        found
-    }
-
-    /// Wait for the `listening` event of the gateway (not the admin endpoint).
-    pub async fn listen_addr(&self) -> SocketAddr {
-        let ev = self
-            .wait_event(|e| e["message"] == "listening" && e["listen"].is_string())
-            .await
-            .unwrap_or_else(|| panic!("the gateway never logged `listening`:\n{}", self.dump()));
-        ev["listen"].as_str().unwrap().parse().unwrap()
-    }
-
-    /// Send `signal` (e.g. `-HUP`) with `kill`.
-    pub fn signal(&self, signal: &str) {
-        let ok = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill {signal} {} failed", self.child.id());
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[allow(unused_imports)]
+pub use crate::common::Served;
 
 /// Poll the async `cond` every 50 ms for up to `bound`; true once it holds.
 pub async fn within<F, Fut>(bound: Duration, mut cond: F) -> bool

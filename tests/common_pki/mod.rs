@@ -5,11 +5,10 @@
 #![allow(dead_code)]
 
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::pem::PemObject;
@@ -17,7 +16,7 @@ use rustls::pki_types::{CertificateDer, CertificateRevocationListDer};
 use x509_parser::prelude::{CertificateRevocationList, FromDer, GeneralName, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
-use crate::common::{bin, eventually};
+use crate::common::bin;
 
 /// Upper bound for one run of a command-line tool (RSA key generation is slow unoptimised).
 pub const RUN_LIMIT: Duration = Duration::from_secs(120);
@@ -428,114 +427,8 @@ pub fn text_reason(out: &Out) -> Option<String> {
         .map(|r| r.trim().to_owned())
 }
 
-/// The gateway binary with JSON logs, killed when dropped; stderr is collected line by line.
-pub struct Served {
-    pub child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Served {
-    /// `portcullis serve --config CONFIG --log-format json`.
-    pub fn start(config: &Path) -> Served {
-        let mut child = Command::new(bin())
-            .args([
-                "serve",
-                "--log-format",
-                "json",
-                "--workers",
-                "2",
-                "--config",
-            ])
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the gateway binary");
-        let stderr = child.stderr.take().unwrap();
-        let log: Arc<Mutex<Vec<String>>> = Arc::default();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Served { child, log }
-    }
-
-    /// Every line logged so far.
-    pub fn lines(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// The log so far, for failure messages.
-    pub fn dump(&self) -> String {
-        self.lines().join("\n")
-    }
-
-    /// Every JSON event logged so far (other lines are skipped).
-    pub fn events(&self) -> Vec<serde_json::Value> {
-        self.lines()
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
-    /// The first event satisfying `pred`, polling for up to `STEP`.
-    pub async fn wait_event(
-        &self,
-        pred: impl Fn(&serde_json::Value) -> bool,
-    ) -> Option<serde_json::Value> {
-        let mut found = None;
-        eventually(|| {
-            found = self.events().into_iter().find(|e| pred(e));
-            found.is_some()
-        })
-        .await;
-        found
-    }
-
-    /// Events whose message is `message`.
-    pub fn with_message(&self, message: &str) -> Vec<serde_json::Value> {
-        self.events()
-            .into_iter()
-            .filter(|e| e["message"] == message)
-            .collect()
-    }
-
-    /// Wait for the `listening` event and return its address.
-    pub async fn listen_addr(&self) -> SocketAddr {
-        let ev = self
-            .wait_event(|e| e["message"] == "listening" && e["listen"].is_string())
-            .await
-            .unwrap_or_else(|| panic!("the gateway never logged `listening`:\n{}", self.dump()));
-        let addr: SocketAddr = ev["listen"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap_or_else(|e| panic!("bad listen address in {ev}: {e}"));
-        assert_ne!(addr.port(), 0, "{ev}");
-        addr
-    }
-
-    /// Send SIGHUP to the process.
-    pub fn sighup(&self) {
-        let ok = Command::new("kill")
-            .args(["-HUP", &self.child.id().to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill -HUP {} failed", self.child.id());
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[allow(unused_imports)]
+pub use crate::common::Served;
 
 /// Write `file` in the PKI directory: a configuration for domain `localhost` using the PKI's
 /// server certificate, the given truststore and CRLs (the upstream is never contacted).
