@@ -11,8 +11,6 @@ use crate::path::check_path;
 pub struct PathTemplate {
     /// As written.
     pub raw: String,
-    /// The same template in the router's syntax (`{*proxy}` for `{proxy+}`).
-    pub router_path: String,
     /// Parameter names in order.
     pub params: Vec<String>,
     /// Whether the last segment is a greedy `{name+}`.
@@ -25,13 +23,11 @@ impl PathTemplate {
         if !raw.starts_with('/') {
             return Err(format!("path `{raw}` must start with `/`"));
         }
-        let mut router_path = String::with_capacity(raw.len());
         let mut params = Vec::new();
         let mut greedy = false;
         if raw != "/" {
             let segments: Vec<&str> = raw[1..].split('/').collect();
             for (i, seg) in segments.iter().enumerate() {
-                router_path.push('/');
                 if seg.is_empty() {
                     return Err(format!("path `{raw}` has an empty segment"));
                 }
@@ -55,29 +51,20 @@ impl PathTemplate {
                             ));
                         }
                         greedy = true;
-                        router_path.push_str(&format!("{{*{name}}}"));
-                    } else {
-                        router_path.push_str(&format!("{{{name}}}"));
                     }
                     params.push(name.to_owned());
-                } else {
-                    if seg.contains(['{', '}']) {
-                        return Err(format!(
-                            "path `{raw}`: a parameter must be a whole segment, as in `/{{id}}`"
-                        ));
-                    }
-                    router_path.push_str(seg);
+                } else if seg.contains(['{', '}']) {
+                    return Err(format!(
+                        "path `{raw}`: a parameter must be a whole segment, as in `/{{id}}`"
+                    ));
                 }
             }
             if let Err(e) = check_path(raw.replace(['{', '}', '+'], "").as_bytes()) {
                 return Err(format!("path `{raw}`: {e}"));
             }
-        } else {
-            router_path.push('/');
         }
         Ok(PathTemplate {
             raw: raw.to_owned(),
-            router_path,
             params,
             greedy,
         })
@@ -280,7 +267,6 @@ mod tests {
     #[test]
     fn greedy_template_becomes_catch_all() {
         let t = PathTemplate::parse("/items/{proxy+}").unwrap();
-        assert_eq!(t.router_path, "/items/{*proxy}");
         assert!(t.greedy);
         assert_eq!(t.params, vec!["proxy"]);
     }
