@@ -483,17 +483,22 @@ pub async fn request(
             .send_request(req)
             .await
             .map_err(|e| format!("request: {e}"))?;
-        let (parts, body) = resp.into_parts();
-        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
-        Ok(Got {
-            status: parts.status,
-            headers: parts.headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        })
+        collect(resp).await
     };
     tokio::time::timeout(STEP, fut)
         .await
         .map_err(|_| "timed out".to_string())?
+}
+
+/// Read a whole response.
+pub async fn collect(resp: Response<Incoming>) -> Result<Got, String> {
+    let (parts, body) = resp.into_parts();
+    let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok(Got {
+        status: parts.status,
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 /// `GET path` with the PKI's good client.

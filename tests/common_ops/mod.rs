@@ -360,13 +360,7 @@ impl KeepAlive {
                 .send_request(req)
                 .await
                 .map_err(|e| format!("request: {e}"))?;
-            let (parts, body) = resp.into_parts();
-            let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
-            Ok(Got {
-                status: parts.status,
-                headers: parts.headers,
-                body: String::from_utf8_lossy(&body).into_owned(),
-            })
+            crate::common::collect(resp).await
         };
         tokio::time::timeout(STEP, fut)
             .await
