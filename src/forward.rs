@@ -90,8 +90,8 @@ pub fn upstream_path_and_query(
 /// Everything about the client connection the upstream request needs.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientSide<'a> {
-    /// Client address.
-    pub peer: SocketAddr,
+    /// The client's IP address as an `X-Forwarded-For` value (built once per connection).
+    pub forwarded_for: &'a HeaderValue,
     /// Verified identity.
     pub identity: &'a ClientIdentity,
     /// Request id.
@@ -117,12 +117,7 @@ pub fn upstream_request(
     h.remove(header::EXPECT);
     h.remove(FORWARDED);
     h.insert(X_FORWARDED_CLIENT_CERT, client.identity.xfcc.clone());
-    let mut ip_buf = itoa_ip(client.peer);
-    h.insert(
-        X_FORWARDED_FOR,
-        HeaderValue::from_str(&std::mem::take(&mut ip_buf))
-            .unwrap_or(HeaderValue::from_static("unknown")),
-    );
+    h.insert(X_FORWARDED_FOR, client.forwarded_for.clone());
     h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
     if let Some(host) = original_host {
         h.insert(X_FORWARDED_HOST, host);
@@ -134,6 +129,8 @@ pub fn upstream_request(
     Request::from_parts(parts, body)
 }
 
-fn itoa_ip(peer: SocketAddr) -> String {
-    peer.ip().to_string()
+/// The `X-Forwarded-For` value for a client: its IP address (a client-sent value is replaced,
+/// never trusted or appended to).
+pub fn forwarded_for(peer: SocketAddr) -> HeaderValue {
+    HeaderValue::from_str(&peer.ip().to_string()).unwrap_or(HeaderValue::from_static("unknown"))
 }

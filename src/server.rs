@@ -336,6 +336,7 @@ async fn serve_connection(
         domain,
         identity: Arc::new(identity),
         peer,
+        forwarded_for: crate::forward::forwarded_for(peer),
         in_flight: in_flight.clone(),
         metrics: metrics.clone(),
         metric_cache: Arc::default(),

@@ -35,6 +35,8 @@ pub struct ConnContext {
     pub identity: Arc<ClientIdentity>,
     /// Client address.
     pub peer: SocketAddr,
+    /// Its `X-Forwarded-For` value.
+    pub forwarded_for: HeaderValue,
     /// Requests in flight on this connection.
     pub in_flight: Arc<InFlight>,
     /// Metric handles of the connection's last request.
@@ -262,7 +264,7 @@ async fn proxy(
         verdict.clone(),
     );
     let client_side = ClientSide {
-        peer: ctx.peer,
+        forwarded_for: &ctx.forwarded_for,
         identity: &ctx.identity,
         request_id,
     };
