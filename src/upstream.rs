@@ -225,9 +225,10 @@ impl Upstreams {
                 crate::config::IntegrationTarget::Direct(_) => None,
             })
             .collect();
+        let system = SystemRoots::new();
         let mut pools = HashMap::new();
         for (name, up) in &config.upstreams {
-            match client_for(up) {
+            match client_for(up, &system) {
                 Ok((client, tls)) => {
                     pools.insert(
                         name.clone(),
@@ -262,7 +263,7 @@ impl Upstreams {
             }
         }
         let direct = client(
-            system_roots_config(None).unwrap_or_else(|_| unreachable_config()),
+            system_roots_config(&system, None).unwrap_or_else(|_| unreachable_config()),
             None,
             crate::config::DEFAULT_UPSTREAM_IDLE_TIMEOUT,
         );
@@ -342,15 +343,21 @@ async fn probe(pool: &Pool, target: &Target, hc: &HealthCheck) -> bool {
         .unwrap_or(false)
 }
 
+/// The system's CA certificates, read at most once per configuration build.
+type SystemRoots = std::cell::OnceCell<rustls::RootCertStore>;
+
 fn system_roots_config(
+    system: &SystemRoots,
     client_auth: Option<(&std::path::Path, &std::path::Path)>,
 ) -> Result<ClientConfig, (&'static str, String)> {
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for cert in native.certs {
-        let _ = roots.add(cert);
-    }
-    with_client_auth(roots, client_auth)
+    let roots = system.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        roots
+    });
+    with_client_auth(roots.clone(), client_auth)
 }
 
 fn tls_client_config(roots: rustls::RootCertStore) -> ClientConfig {
@@ -384,13 +391,16 @@ fn with_client_auth(
         })
 }
 
-fn client_for(up: &Upstream) -> Result<(HttpClient, Arc<ClientConfig>), (&'static str, String)> {
+fn client_for(
+    up: &Upstream,
+    system: &SystemRoots,
+) -> Result<(HttpClient, Arc<ClientConfig>), (&'static str, String)> {
     let client_auth = up
         .tls_client_certificate
         .as_deref()
         .zip(up.tls_client_key.as_deref());
     let config = match &up.tls_ca {
-        None => system_roots_config(client_auth)?,
+        None => system_roots_config(system, client_auth)?,
         Some(path) => {
             let ts = crate::tls::files::load_truststore(path).map_err(|e| ("tls.ca", e))?;
             let mut roots = rustls::RootCertStore::empty();
