@@ -872,7 +872,7 @@ fn scan_pem(data: &[u8]) -> PemScan {
                             "`-----BEGIN {label}-----` ends with `-----END {end}-----`"
                         ))
                     } else {
-                        base64_decode(&b64)
+                        decode_block(&label, &b64)
                     };
                     scan.blocks.push(PemBlock {
                         label,
@@ -949,54 +949,14 @@ fn scan_pem(data: &[u8]) -> PemScan {
     scan
 }
 
-/// Decode standard base64 (RFC 4648 with `=` padding), ignoring whitespace.
-fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut nbits = 0;
-    let mut padding = 0;
-    let mut digits = 0usize;
-    for c in text.bytes() {
-        if c.is_ascii_whitespace() {
-            continue;
-        }
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            b'=' => {
-                padding += 1;
-                digits += 1;
-                continue;
-            }
-            _ => {
-                return Err(format!(
-                    "invalid base64 character `{}`",
-                    (c as char).escape_default()
-                ));
-            }
-        };
-        if padding > 0 {
-            return Err("base64 data after `=` padding".to_owned());
-        }
-        digits += 1;
-        acc = (acc << 6) | u32::from(v);
-        nbits += 6;
-        if nbits >= 8 {
-            nbits -= 8;
-            out.push((acc >> nbits) as u8);
-            acc &= (1 << nbits) - 1;
-        }
+/// Decode one block's base64 body with the `pem` crate (already in the tree through rcgen).
+fn decode_block(label: &str, body: &str) -> Result<Vec<u8>, String> {
+    let text = format!("-----BEGIN {label}-----\n{body}\n-----END {label}-----\n");
+    match pem::parse(text) {
+        Ok(block) if block.contents().is_empty() => Err("the block is empty".to_owned()),
+        Ok(block) => Ok(block.into_contents()),
+        Err(e) => Err(format!("invalid base64: {e}")),
     }
-    if digits % 4 != 0 || padding > 2 {
-        return Err("base64 data of the wrong length".to_owned());
-    }
-    if out.is_empty() {
-        return Err("the block is empty".to_owned());
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -1004,14 +964,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_round_trips_and_rejects_junk() {
-        assert_eq!(base64_decode("TWFu").unwrap(), b"Man");
-        assert_eq!(base64_decode("TWE=\n").unwrap(), b"Ma");
-        assert_eq!(base64_decode("TQ==").unwrap(), b"M");
-        assert!(base64_decode("TQ=").is_err());
-        assert!(base64_decode("TW*u").is_err());
-        assert!(base64_decode("TQ==TWFu").is_err());
-        assert!(base64_decode("").is_err());
+    fn block_bodies_decode_and_junk_is_refused() {
+        assert_eq!(decode_block("CERTIFICATE", "TWFu").unwrap(), b"Man");
+        assert_eq!(decode_block("CERTIFICATE", "TWE=").unwrap(), b"Ma");
+        assert!(decode_block("CERTIFICATE", "TW*u").is_err());
+        assert!(decode_block("CERTIFICATE", "").is_err());
     }
 
     #[test]

@@ -677,3 +677,21 @@ fn aws_limits_count_and_size() {
     assert_eq!(report.file_findings[0].severity, Severity::Error);
     assert_eq!(lint(&big).exit_code(), 0);
 }
+
+#[test]
+fn corrupted_base64_is_a_malformed_pem_error_naming_the_line() {
+    let good = root("Clean Root");
+    let mut lines: Vec<String> = good.pem().lines().map(str::to_owned).collect();
+    // Damage the body of the only block.
+    lines[2].replace_range(0..4, "*#*#");
+    let report = lint(&(lines.join("\n") + "\n"));
+    let f = report
+        .file_findings
+        .iter()
+        .chain(report.rows.iter().flat_map(|r| r.findings.iter()))
+        .find(|f| f.code == "malformed_pem")
+        .unwrap_or_else(|| panic!("no malformed_pem finding:\n{}", report.to_text()));
+    assert_eq!(f.severity, Severity::Error);
+    assert!(f.message.contains("line 1"), "{}", f.message);
+    assert_eq!(report.exit_code(), 2);
+}
