@@ -17,13 +17,9 @@ fn config(pki: &Pki, live: std::net::SocketAddr, dead: std::net::SocketAddr) -> 
     )
 }
 
-#[tokio::test]
-async fn probe_reports_reachable_refused_and_tls_error() {
-    let pki = Pki::new("localhost");
-    let live = Upstream::start().await;
-    let dead = dead_port().await;
-    let path = pki.write("gateway.toml", &config(&pki, live.addr, dead));
-    let out = tokio::task::spawn_blocking(move || {
+/// `portcullis check --probe --config PATH`, off the async workers.
+async fn check_probe(path: std::path::PathBuf) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
         std::process::Command::new(bin())
             .args(["check", "--probe", "--config"])
             .arg(&path)
@@ -31,7 +27,16 @@ async fn probe_reports_reachable_refused_and_tls_error() {
             .unwrap()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test]
+async fn probe_reports_reachable_refused_and_tls_error() {
+    let pki = Pki::new("localhost");
+    let live = Upstream::start().await;
+    let dead = dead_port().await;
+    let path = pki.write("gateway.toml", &config(&pki, live.addr, dead));
+    let out = check_probe(path).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let line = |pool: &str, target: String| {
@@ -64,15 +69,7 @@ async fn probe_passes_when_every_target_answers() {
         "gateway.toml",
         &simple_config(&pki, live.addr, INVENTORY_ROUTE),
     );
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(bin())
-            .args(["check", "--probe", "--config"])
-            .arg(&path)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+    let out = check_probe(path).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(

@@ -6,64 +6,10 @@ mod common_tls;
 use common::*;
 use common_tls::*;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rcgen::{ExtendedKeyUsagePurpose, SerialNumber};
-
-/// The gateway binary, killed when dropped, with its stderr collected line by line.
-struct Served {
-    child: Child,
-    log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Served {
-    fn start(config: &std::path::Path) -> Served {
-        let mut child = Command::new(bin())
-            .args(["serve", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the gateway binary");
-        let stderr = child.stderr.take().unwrap();
-        let log: Arc<Mutex<Vec<String>>> = Arc::default();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                sink.lock().unwrap().push(line);
-            }
-        });
-        Served { child, log }
-    }
-
-    fn lines(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
-    }
-
-    /// The first line satisfying `pred`, polling for up to `STEP`.
-    async fn wait_line(&self, pred: impl Fn(&str) -> bool) -> Option<String> {
-        let mut found = None;
-        eventually(|| {
-            found = self.lines().into_iter().find(|l| pred(l));
-            found.is_some()
-        })
-        .await;
-        found
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// The value of `key=` in a text log line, up to the next space (quotes kept).
 fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
@@ -120,7 +66,7 @@ async fn each_refused_client_is_logged_with_address_subject_and_reason() {
             "",
         ),
     );
-    let served = Served::start(&config);
+    let served = Served::start_text(&config);
     let listening = served
         .wait_line(|l| l.contains("listening") && l.contains("listen="))
         .await

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{bin, eventually};
 
-/// The gateway binary with JSON logs, killed when dropped; stderr is collected line by line.
+/// The gateway binary, killed when dropped; stderr is collected line by line.
 pub struct Served {
     pub child: Child,
     log: Arc<Mutex<Vec<String>>>,
@@ -18,11 +18,21 @@ pub struct Served {
 impl Served {
     /// `portcullis serve --config CONFIG --log-format json --workers 2`.
     pub fn start(config: &Path) -> Served {
+        Self::spawn(config, "json")
+    }
+
+    /// `portcullis serve --config CONFIG --workers 2` with the default text log that
+    /// operators read.
+    pub fn start_text(config: &Path) -> Served {
+        Self::spawn(config, "text")
+    }
+
+    fn spawn(config: &Path, log_format: &str) -> Served {
         let mut child = Command::new(bin())
             .args([
                 "serve",
                 "--log-format",
-                "json",
+                log_format,
                 "--workers",
                 "2",
                 "--config",
@@ -49,6 +59,17 @@ impl Served {
     /// Every line logged so far.
     pub fn lines(&self) -> Vec<String> {
         self.log.lock().unwrap().clone()
+    }
+
+    /// The first line satisfying `pred`, polling for up to `STEP`.
+    pub async fn wait_line(&self, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let mut found = None;
+        eventually(|| {
+            found = self.lines().into_iter().find(|l| pred(l));
+            found.is_some()
+        })
+        .await;
+        found
     }
 
     /// The log so far, for failure messages.
