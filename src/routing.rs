@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use http::Method;
 
-use crate::config::{Api, Config, ErrorSink, Integration, Route, RouteMethod};
+use crate::config::{Api, Config, ErrorSink, Integration, Route, RouteMethod, Segment};
 
 /// The routes of one API, shared by all its stages: a segment trie with API Gateway precedence
 /// (literal segment, then `{param}`, then greedy `{param+}`; an explicit method before `ANY`).
@@ -117,37 +117,32 @@ enum Conflict {
 
 fn insert(root: &mut Node, route: &Route, pos: usize) -> Result<(), Conflict> {
     let mut node = root;
-    let raw = route.path.raw.as_str();
-    if raw != "/" {
-        let segments: Vec<&str> = raw[1..].split('/').collect();
-        for seg in segments {
-            if let Some(inner) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                if let Some(name) = inner.strip_suffix('+') {
-                    match &mut node.greedy {
-                        Some((existing, _)) if existing != name => {
-                            return Err(Conflict::Sibling(format!("{existing}+")));
-                        }
-                        Some((_, slot)) => {
-                            return slot.add(&route.method, pos).map_err(Conflict::Duplicate);
-                        }
-                        None => {
-                            let mut slot = Slot::default();
-                            slot.add(&route.method, pos).map_err(Conflict::Duplicate)?;
-                            node.greedy = Some((name.to_owned(), slot));
-                            return Ok(());
-                        }
+    for seg in &route.path.segments {
+        match seg {
+            Segment::Greedy(name) => {
+                return match &mut node.greedy {
+                    Some((existing, _)) if existing != name => {
+                        Err(Conflict::Sibling(format!("{existing}+")))
                     }
-                }
+                    Some((_, slot)) => slot.add(&route.method, pos).map_err(Conflict::Duplicate),
+                    None => {
+                        let mut slot = Slot::default();
+                        slot.add(&route.method, pos).map_err(Conflict::Duplicate)?;
+                        node.greedy = Some((name.clone(), slot));
+                        Ok(())
+                    }
+                };
+            }
+            Segment::Param(name) => {
                 let (existing, child) = node
                     .param
-                    .get_or_insert_with(|| (inner.to_owned(), Box::default()));
-                if existing != inner {
+                    .get_or_insert_with(|| (name.clone(), Box::default()));
+                if existing != name {
                     return Err(Conflict::Sibling(existing.clone()));
                 }
                 node = child;
-            } else {
-                node = node.literal.entry(seg.to_owned()).or_default();
             }
+            Segment::Literal(lit) => node = node.literal.entry(lit.clone()).or_default(),
         }
     }
     node.slot

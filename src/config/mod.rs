@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use template::{Integration, IntegrationTarget, PathPart, PathTemplate, Scheme};
+pub use template::{Integration, IntegrationTarget, PathPart, PathTemplate, Scheme, Segment};
 
 /// Default largest request body: API Gateway's 10 MiB payload limit.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;

@@ -11,10 +11,23 @@ use crate::path::check_path;
 pub struct PathTemplate {
     /// As written.
     pub raw: String,
+    /// The segments after the leading `/`, parsed (empty for `/`).
+    pub segments: Vec<Segment>,
     /// Parameter names in order.
     pub params: Vec<String>,
     /// Whether the last segment is a greedy `{name+}`.
     pub greedy: bool,
+}
+
+/// One segment of a route path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// Matched as written.
+    Literal(String),
+    /// `{name}`: one whole segment.
+    Param(String),
+    /// `{name+}`: one or more trailing segments.
+    Greedy(String),
 }
 
 impl PathTemplate {
@@ -24,6 +37,7 @@ impl PathTemplate {
             return Err(format!("path `{raw}` must start with `/`"));
         }
         let mut params = Vec::new();
+        let mut parsed = Vec::new();
         let mut greedy = false;
         if raw != "/" {
             let segments: Vec<&str> = raw[1..].split('/').collect();
@@ -51,12 +65,17 @@ impl PathTemplate {
                             ));
                         }
                         greedy = true;
+                        parsed.push(Segment::Greedy(name.to_owned()));
+                    } else {
+                        parsed.push(Segment::Param(name.to_owned()));
                     }
                     params.push(name.to_owned());
                 } else if seg.contains(['{', '}']) {
                     return Err(format!(
                         "path `{raw}`: a parameter must be a whole segment, as in `/{{id}}`"
                     ));
+                } else {
+                    parsed.push(Segment::Literal((*seg).to_owned()));
                 }
             }
             if let Err(e) = check_path(raw.replace(['{', '}', '+'], "").as_bytes()) {
@@ -65,6 +84,7 @@ impl PathTemplate {
         }
         Ok(PathTemplate {
             raw: raw.to_owned(),
+            segments: parsed,
             params,
             greedy,
         })
