@@ -26,6 +26,8 @@ pub struct BodyVerdict(AtomicU8, std::sync::atomic::AtomicU64);
 pub const BODY_TOO_LARGE: u8 = 1;
 /// The body did not arrive within `request_body_timeout`.
 pub const BODY_TIMED_OUT: u8 = 2;
+/// The client's body framing broke (bad chunk line, size overflow, truncated): its fault.
+pub const BODY_MALFORMED: u8 = 3;
 
 impl BodyVerdict {
     /// 0, [`BODY_TOO_LARGE`] or [`BODY_TIMED_OUT`].
@@ -134,7 +136,11 @@ impl Body for RequestBody {
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Some(Err(e)) => Poll::Ready(Some(Err(e.into()))),
+            Some(Err(e)) => {
+                this.inner = None;
+                this.verdict.set(BODY_MALFORMED);
+                Poll::Ready(Some(Err(e.into())))
+            }
             None => {
                 this.inner = None;
                 Poll::Ready(None)

@@ -29,6 +29,11 @@ pub enum GatewayError {
     RequestTooLarge,
     /// The request head is over `max_header_bytes`.
     HeadersTooLarge,
+    /// The request target is over `max_uri_bytes`.
+    UriTooLong,
+    /// The upstream answered with something the gateway will not relay (an unsolicited
+    /// `101`, a malformed head).
+    BadGateway(&'static str),
     /// The request body did not arrive within `request_body_timeout`.
     RequestTimeout,
     /// The upstream refused or could not be reached.
@@ -47,6 +52,8 @@ impl GatewayError {
             GatewayError::BadRequest(_) => StatusCode::BAD_REQUEST,
             GatewayError::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            GatewayError::UriTooLong => StatusCode::URI_TOO_LONG,
+            GatewayError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             GatewayError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             GatewayError::IntegrationFailure | GatewayError::IntegrationTimeout => {
                 StatusCode::GATEWAY_TIMEOUT
@@ -62,6 +69,8 @@ impl GatewayError {
             GatewayError::BadRequest(m) => m,
             GatewayError::RequestTooLarge => "Request Too Long",
             GatewayError::HeadersTooLarge => "Request Header Fields Too Large",
+            GatewayError::UriTooLong => "Request-URI Too Long",
+            GatewayError::BadGateway(m) => m,
             GatewayError::RequestTimeout => "Request Timeout",
             GatewayError::IntegrationFailure => "Network error communicating with endpoint",
             GatewayError::IntegrationTimeout => "Endpoint request timed out",
@@ -76,6 +85,8 @@ impl GatewayError {
             GatewayError::BadRequest(_) => "BAD_REQUEST_PARAMETERS",
             GatewayError::RequestTooLarge => "REQUEST_TOO_LARGE",
             GatewayError::HeadersTooLarge => "REQUEST_HEADER_FIELDS_TOO_LARGE",
+            GatewayError::UriTooLong => "REQUEST_TOO_LARGE",
+            GatewayError::BadGateway(_) => "INTEGRATION_FAILURE",
             GatewayError::RequestTimeout => "REQUEST_TIMEOUT",
             GatewayError::IntegrationFailure => "INTEGRATION_FAILURE",
             GatewayError::IntegrationTimeout => "INTEGRATION_TIMEOUT",
@@ -90,10 +101,11 @@ impl GatewayError {
             GatewayError::BadRequest(_) => "BadRequestException",
             GatewayError::RequestTooLarge => "RequestTooLargeException",
             GatewayError::HeadersTooLarge => "RequestHeaderFieldsTooLargeException",
+            GatewayError::UriTooLong => "RequestUriTooLongException",
             GatewayError::RequestTimeout => "RequestTimeoutException",
-            GatewayError::IntegrationFailure | GatewayError::IntegrationTimeout => {
-                "InternalServerErrorException"
-            }
+            GatewayError::IntegrationFailure
+            | GatewayError::IntegrationTimeout
+            | GatewayError::BadGateway(_) => "InternalServerErrorException",
             GatewayError::Throttled => "TooManyRequestsException",
         }
     }
@@ -103,6 +115,7 @@ impl GatewayError {
         match self {
             GatewayError::IntegrationFailure
             | GatewayError::IntegrationTimeout
+            | GatewayError::BadGateway(_)
             | GatewayError::Throttled => Side::Upstream,
             _ => Side::Downstream,
         }
@@ -126,6 +139,7 @@ impl GatewayError {
                 | GatewayError::RequestTooLarge
                 | GatewayError::RequestTimeout
                 | GatewayError::HeadersTooLarge
+                | GatewayError::UriTooLong
         ) {
             // The rest of the request may still be on the wire: do not reuse the connection.
             h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));

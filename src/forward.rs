@@ -8,7 +8,7 @@ use http::request::Parts;
 use http::{Request, Uri, Version};
 
 use crate::body::RequestBody;
-use crate::config::{Integration, PathPart};
+use crate::config::{Forwarding, Integration, PathPart};
 use crate::routing::RouteMatch;
 use crate::tls::ClientIdentity;
 
@@ -96,6 +96,21 @@ pub struct ClientSide<'a> {
     pub identity: &'a ClientIdentity,
     /// Request id.
     pub request_id: &'a HeaderValue,
+    /// Identity-carrying headers to remove.
+    pub forwarding: &'a Forwarding,
+}
+
+/// Remove every header `forwarding` names: a client must not be able to pose as another
+/// identity (or as API Gateway) to the upstream.
+pub fn strip_identity_headers(headers: &mut HeaderMap, forwarding: &Forwarding) {
+    let doomed: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| forwarding.strips(n.as_str()))
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(name);
+    }
 }
 
 /// Turn the client's request parts into the upstream request.
@@ -106,14 +121,16 @@ pub fn upstream_request(
     upstream_host: &HeaderValue,
     client: ClientSide<'_>,
 ) -> Request<RequestBody> {
-    let original_host = parts.headers.get(header::HOST).cloned().or_else(|| {
-        parts
-            .uri
-            .authority()
-            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-    });
+    // The authority the request was routed by: `:authority` (h2) or the absolute-form target,
+    // else `Host` (the service refused a request where the two disagree).
+    let original_host = parts
+        .uri
+        .authority()
+        .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+        .or_else(|| parts.headers.get(header::HOST).cloned());
     let h = &mut parts.headers;
     strip_hop_by_hop(h);
+    strip_identity_headers(h, client.forwarding);
     h.remove(header::EXPECT);
     h.remove(FORWARDED);
     h.insert(X_FORWARDED_CLIENT_CERT, client.identity.xfcc.clone());

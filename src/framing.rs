@@ -256,8 +256,6 @@ fn inspect_head(head: &[u8]) -> (State, bool) {
                 Some(prev) if prev == v => v,
                 Some(_) => None,
             });
-        } else if h.name.eq_ignore_ascii_case("upgrade") {
-            return (State::Passthrough, false);
         }
     }
     match (te_last, cl) {

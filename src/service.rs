@@ -10,7 +10,9 @@ use http::{Request, Response, Uri};
 use http_body::Body as _;
 use hyper::body::Incoming;
 
-use crate::body::{BODY_TIMED_OUT, BODY_TOO_LARGE, BodyVerdict, RequestBody, ResponseBody};
+use crate::body::{
+    BODY_MALFORMED, BODY_TIMED_OUT, BODY_TOO_LARGE, BodyVerdict, RequestBody, ResponseBody,
+};
 use crate::config::{IntegrationTarget, Limits};
 use crate::error::GatewayError;
 use crate::forward::{self, ClientSide, X_REQUEST_ID};
@@ -192,6 +194,27 @@ fn check_framing(req: &Request<Incoming>, limits: &Limits) -> Result<(), Gateway
     Ok(())
 }
 
+/// One authority per request: a second `Host`, or a `Host` that disagrees with `:authority`
+/// or an absolute-form target, could make the upstream see another host than the one routed.
+fn check_host(req: &Request<Incoming>) -> Result<(), GatewayError> {
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let host = hosts.next();
+    if hosts.next().is_some() {
+        return Err(GatewayError::BadRequest("More than one Host header"));
+    }
+    if let (Some(host), Some(authority)) = (host, req.uri().authority()) {
+        if !host
+            .as_bytes()
+            .eq_ignore_ascii_case(authority.as_str().as_bytes())
+        {
+            return Err(GatewayError::BadRequest(
+                "Host header does not match the request authority",
+            ));
+        }
+    }
+    Ok(())
+}
+
 async fn proxy(
     req: Request<Incoming>,
     ctx: &ConnContext,
@@ -205,7 +228,12 @@ async fn proxy(
     if head_size(&req) > limits.max_header_bytes {
         return Err(GatewayError::HeadersTooLarge);
     }
+    let target_len = req.uri().path_and_query().map_or(1, |p| p.as_str().len());
+    if target_len > limits.max_uri_bytes {
+        return Err(GatewayError::UriTooLong);
+    }
     check_framing(&req, limits)?;
+    check_host(&req)?;
     let path = req.uri().path();
     if crate::path::check_path(path.as_bytes()).is_err() {
         return Err(GatewayError::BadRequest("Invalid request path"));
@@ -267,6 +295,7 @@ async fn proxy(
         forwarded_for: &ctx.forwarded_for,
         identity: &ctx.identity,
         request_id,
+        forwarding: &snapshot.config.forwarding,
     };
     let mut attempt = 0u32;
     let mut next: Option<(http::request::Parts, RequestBody)> = Some((parts, body));
@@ -308,6 +337,12 @@ async fn proxy(
                 tracing::warn!(upstream = %authority, route = %log.route.as_deref().unwrap_or(""), ?timeout, "integration timed out");
                 return Err(GatewayError::IntegrationTimeout);
             }
+            Ok(Ok(resp)) if resp.status() == http::StatusCode::SWITCHING_PROTOCOLS => {
+                // Upgrades are never requested (Upgrade is hop-by-hop and stripped), so a 101
+                // is the upstream switching protocols on its own: never relayed.
+                tracing::warn!(upstream = %authority, "upstream answered 101 Switching Protocols unasked");
+                return Err(GatewayError::BadGateway("Bad Gateway"));
+            }
             Ok(Ok(resp)) => {
                 if let (Some(p), Some(l)) = (&pool, &lease) {
                     p.answered(l.index, resp.status().as_u16());
@@ -318,6 +353,9 @@ async fn proxy(
                 match verdict.get() {
                     BODY_TOO_LARGE => return Err(GatewayError::RequestTooLarge),
                     BODY_TIMED_OUT => return Err(GatewayError::RequestTimeout),
+                    BODY_MALFORMED => {
+                        return Err(GatewayError::BadRequest("Malformed request body"));
+                    }
                     _ => {}
                 }
                 tracing::warn!(upstream = %authority, error = %error_chain(&e), "integration failed");

@@ -34,6 +34,13 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 /// Default integration timeout: API Gateway's 29 seconds.
 pub const DEFAULT_INTEGRATION_TIMEOUT: Duration = Duration::from_millis(29_000);
 
+/// Longest duration any `*_ms` key accepts: 30 days.
+pub const MAX_DURATION_MS: u64 = 30 * 24 * 3600 * 1000;
+/// Largest `max_connections` accepted, per listener or per target.
+pub const MAX_CONNECTIONS_LIMIT: u64 = 1_000_000;
+/// Default longest request target (path and query): API Gateway's Regional limit.
+pub const DEFAULT_MAX_URI_BYTES: usize = 10_240;
+
 /// A validated configuration, ready to build a serving snapshot from.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -49,6 +56,67 @@ pub struct Config {
     pub upstreams: BTreeMap<String, Upstream>,
     /// Admin endpoint address, when `[admin]` is present.
     pub admin: Option<SocketAddr>,
+    /// Headers removed from requests before forwarding, `[forwarding]`.
+    pub forwarding: Forwarding,
+}
+
+/// Inbound headers that could carry a client identity: removed by default, so only the
+/// gateway's own `x-forwarded-client-cert` ever reaches an upstream.
+pub const DEFAULT_STRIP_HEADERS: &[&str] = &[
+    "x-forwarded-client-cert",
+    "client-cert",
+    "client-cert-chain",
+    "x-ssl-client-*",
+    "x-client-cert*",
+    "x-client-verify",
+    "x-client-dn",
+    "x-amzn-*",
+];
+
+/// What the gateway removes from every request before forwarding, `[forwarding]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forwarding {
+    /// Exact header names (lower case).
+    pub strip_exact: Vec<String>,
+    /// Name prefixes (lower case), written with a trailing `*`.
+    pub strip_prefixes: Vec<String>,
+    /// Remove names containing `_` (some origins read `X_SSL_Client` as `X-SSL-Client`).
+    pub strip_underscore: bool,
+}
+
+impl Forwarding {
+    /// Build from patterns: `name` or `prefix*`, any case.
+    pub fn new<'a>(patterns: impl IntoIterator<Item = &'a str>, strip_underscore: bool) -> Self {
+        let mut f = Forwarding {
+            strip_exact: Vec::new(),
+            strip_prefixes: Vec::new(),
+            strip_underscore,
+        };
+        for p in patterns {
+            let p = p.to_ascii_lowercase();
+            match p.strip_suffix('*') {
+                Some(prefix) => f.strip_prefixes.push(prefix.to_owned()),
+                None => f.strip_exact.push(p),
+            }
+        }
+        f
+    }
+
+    /// Whether a (lower-case) header name is removed.
+    pub fn strips(&self, name: &str) -> bool {
+        (self.strip_underscore && name.contains('_'))
+            || self.strip_exact.iter().any(|e| e == name)
+            || self
+                .strip_prefixes
+                .iter()
+                .any(|p| name.starts_with(p.as_str()))
+    }
+}
+
+impl Default for Forwarding {
+    fn default() -> Self {
+        Forwarding::new(DEFAULT_STRIP_HEADERS.iter().copied(), true)
+    }
 }
 
 /// Request and connection bounds, `[limits]`.
@@ -58,6 +126,8 @@ pub struct Limits {
     pub max_body_bytes: u64,
     /// Largest request head; larger gets 431.
     pub max_header_bytes: usize,
+    /// Longest request target (path and query); longer gets 414.
+    pub max_uri_bytes: usize,
     /// The request head must arrive within this.
     pub header_read_timeout: Duration,
     /// The whole request body must arrive within this.
@@ -77,6 +147,7 @@ impl Default for Limits {
         Limits {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            max_uri_bytes: DEFAULT_MAX_URI_BYTES,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             request_body_timeout: DEFAULT_REQUEST_BODY_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
@@ -317,6 +388,33 @@ impl ErrorSink {
             key: key.into(),
             reason: reason.into(),
         });
+    }
+
+    /// `value` when it lies in `lo..=hi`; otherwise record why under `key` and give `None`.
+    /// Every numeric key goes through here, so no value can overflow a timer or a counter.
+    pub fn ranged(
+        &mut self,
+        key: impl Into<String>,
+        value: Option<u64>,
+        lo: u64,
+        hi: u64,
+    ) -> Option<u64> {
+        let v = value?;
+        if (lo..=hi).contains(&v) {
+            Some(v)
+        } else {
+            self.push(
+                key,
+                format!("{v} is out of range: must be between {lo} and {hi}"),
+            );
+            None
+        }
+    }
+
+    /// A millisecond key in `1..=MAX_DURATION_MS`, as a duration.
+    pub fn millis(&mut self, key: impl Into<String>, value: Option<u64>) -> Option<Duration> {
+        self.ranged(key, value, 1, MAX_DURATION_MS)
+            .map(Duration::from_millis)
     }
 
     /// True when nothing was recorded.

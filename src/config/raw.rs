@@ -23,6 +23,17 @@ pub struct RawConfig {
     pub upstream: BTreeMap<String, RawUpstream>,
     /// `[admin]`: the health, readiness and metrics endpoint.
     pub admin: Option<RawAdmin>,
+    /// `[forwarding]`: what the gateway removes from requests before forwarding.
+    pub forwarding: Option<RawForwarding>,
+}
+
+/// `[forwarding]` as written.
+#[derive(Debug, Deserialize)]
+pub struct RawForwarding {
+    /// Header names removed from every request; `*` at the end matches a prefix.
+    pub strip_headers: Option<Vec<String>>,
+    /// Remove header names that contain `_` (default true).
+    pub strip_underscore_headers: Option<bool>,
 }
 
 /// `[admin]` as written.
@@ -39,6 +50,8 @@ pub struct RawLimits {
     pub max_body_bytes: Option<u64>,
     /// Largest request head, in bytes.
     pub max_header_bytes: Option<u64>,
+    /// Longest request target (path and query), in bytes.
+    pub max_uri_bytes: Option<u64>,
     /// Time allowed for a request head to arrive.
     pub header_read_timeout_ms: Option<u64>,
     /// Time allowed for a whole request body to arrive.

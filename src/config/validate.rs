@@ -10,8 +10,9 @@ use super::template::{Integration, PathTemplate, substitute_stage_variables};
 use super::{
     Api, Config, ConfigErrors, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,
     DEFAULT_HEALTHY_THRESHOLD, DEFAULT_INTEGRATION_TIMEOUT, DEFAULT_RETRIES,
-    DEFAULT_UNHEALTHY_THRESHOLD, DEFAULT_UPSTREAM_IDLE_TIMEOUT, Domain, ErrorSink, HealthCheck,
-    Limits, LoadBalancing, Mapping, Route, RouteMethod, Stage, TargetConfig, TlsVersion, Upstream,
+    DEFAULT_UNHEALTHY_THRESHOLD, DEFAULT_UPSTREAM_IDLE_TIMEOUT, Domain, ErrorSink, Forwarding,
+    HealthCheck, Limits, LoadBalancing, Mapping, Route, RouteMethod, Stage, TargetConfig,
+    TlsVersion, Upstream,
 };
 
 pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
@@ -68,7 +69,9 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
             }
         }
     });
+    let forwarding = forwarding(raw.forwarding.as_ref(), &mut sink);
     sink.finish(Config {
+        forwarding,
         source: path.to_path_buf(),
         limits,
         domains,
@@ -78,64 +81,76 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     })
 }
 
+fn forwarding(raw: Option<&super::raw::RawForwarding>, sink: &mut ErrorSink) -> Forwarding {
+    let Some(raw) = raw else {
+        return Forwarding::default();
+    };
+    let underscore = raw.strip_underscore_headers.unwrap_or(true);
+    let Some(list) = &raw.strip_headers else {
+        return Forwarding::new(super::DEFAULT_STRIP_HEADERS.iter().copied(), underscore);
+    };
+    for (i, p) in list.iter().enumerate() {
+        let name = p.strip_suffix('*').unwrap_or(p);
+        if name.is_empty() || http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            sink.push(
+                format!("forwarding.strip_headers[{i}]"),
+                format!("`{p}` is not a header name (or a name prefix ending in `*`)"),
+            );
+        }
+    }
+    Forwarding::new(list.iter().map(String::as_str), underscore)
+}
+
 fn limits(raw: &RawLimits, sink: &mut ErrorSink) -> Limits {
     let d = Limits::default();
-    let ms = |v: Option<u64>, key: &str, default: Duration, sink: &mut ErrorSink| match v {
-        Some(0) => {
-            sink.push(format!("limits.{key}"), "must be greater than 0");
-            default
-        }
-        Some(v) => Duration::from_millis(v),
-        None => default,
+    let mut ms = |v: Option<u64>, key: &str, default: Duration| {
+        sink.millis(format!("limits.{key}"), v).unwrap_or(default)
     };
-    let max_header_bytes = match raw.max_header_bytes {
-        Some(v) if !(1024..=1024 * 1024).contains(&v) => {
-            sink.push(
-                "limits.max_header_bytes",
-                "must be between 1024 and 1048576",
-            );
-            d.max_header_bytes
-        }
-        Some(v) => v as usize,
-        None => d.max_header_bytes,
-    };
-    let max_connections = match raw.max_connections {
-        Some(0) => {
-            sink.push("limits.max_connections", "must be greater than 0");
-            d.max_connections
-        }
-        Some(v) => v as usize,
-        None => d.max_connections,
-    };
+    let header_read_timeout = ms(
+        raw.header_read_timeout_ms,
+        "header_read_timeout_ms",
+        d.header_read_timeout,
+    );
+    let request_body_timeout = ms(
+        raw.request_body_timeout_ms,
+        "request_body_timeout_ms",
+        d.request_body_timeout,
+    );
+    let idle_timeout = ms(raw.idle_timeout_ms, "idle_timeout_ms", d.idle_timeout);
+    let handshake_timeout = ms(
+        raw.handshake_timeout_ms,
+        "handshake_timeout_ms",
+        d.handshake_timeout,
+    );
+    let shutdown_grace = ms(raw.shutdown_grace_ms, "shutdown_grace_ms", d.shutdown_grace);
     Limits {
-        max_body_bytes: raw.max_body_bytes.unwrap_or(d.max_body_bytes),
-        max_header_bytes,
-        header_read_timeout: ms(
-            raw.header_read_timeout_ms,
-            "header_read_timeout_ms",
-            d.header_read_timeout,
-            sink,
-        ),
-        request_body_timeout: ms(
-            raw.request_body_timeout_ms,
-            "request_body_timeout_ms",
-            d.request_body_timeout,
-            sink,
-        ),
-        idle_timeout: ms(raw.idle_timeout_ms, "idle_timeout_ms", d.idle_timeout, sink),
-        handshake_timeout: ms(
-            raw.handshake_timeout_ms,
-            "handshake_timeout_ms",
-            d.handshake_timeout,
-            sink,
-        ),
-        shutdown_grace: ms(
-            raw.shutdown_grace_ms,
-            "shutdown_grace_ms",
-            d.shutdown_grace,
-            sink,
-        ),
-        max_connections,
+        max_body_bytes: sink
+            .ranged("limits.max_body_bytes", raw.max_body_bytes, 0, 1 << 40)
+            .unwrap_or(d.max_body_bytes),
+        max_header_bytes: sink
+            .ranged(
+                "limits.max_header_bytes",
+                raw.max_header_bytes,
+                1024,
+                1024 * 1024,
+            )
+            .map_or(d.max_header_bytes, |v| v as usize),
+        max_uri_bytes: sink
+            .ranged("limits.max_uri_bytes", raw.max_uri_bytes, 64, 1024 * 1024)
+            .map_or(d.max_uri_bytes, |v| v as usize),
+        header_read_timeout,
+        request_body_timeout,
+        idle_timeout,
+        handshake_timeout,
+        shutdown_grace,
+        max_connections: sink
+            .ranged(
+                "limits.max_connections",
+                raw.max_connections,
+                1,
+                super::MAX_CONNECTIONS_LIMIT,
+            )
+            .map_or(d.max_connections, |v| v as usize),
     }
 }
 
@@ -220,24 +235,14 @@ fn upstreams(
                     sink.push(format!("{hkey}.path"), format!("`{p}` must start with `/`"));
                 }
             }
-            let positive = |v: Option<u64>, field: &str, d: Duration, sink: &mut ErrorSink| match v
-            {
-                Some(0) => {
-                    sink.push(format!("{hkey}.{field}"), "must be greater than 0");
-                    d
-                }
-                Some(ms) => Duration::from_millis(ms),
-                None => d,
+            let positive = |v: Option<u64>, field: &str, d: Duration, sink: &mut ErrorSink| {
+                sink.millis(format!("{hkey}.{field}"), v).unwrap_or(d)
             };
             let interval = positive(h.interval_ms, "interval_ms", DEFAULT_HEALTH_INTERVAL, sink);
             let timeout = positive(h.timeout_ms, "timeout_ms", DEFAULT_HEALTH_TIMEOUT, sink);
-            let threshold = |v: Option<u32>, field: &str, d: u32, sink: &mut ErrorSink| match v {
-                Some(0) => {
-                    sink.push(format!("{hkey}.{field}"), "must be at least 1");
-                    d
-                }
-                Some(n) => n,
-                None => d,
+            let threshold = |v: Option<u32>, field: &str, d: u32, sink: &mut ErrorSink| {
+                sink.ranged(format!("{hkey}.{field}"), v.map(u64::from), 1, 1000)
+                    .map_or(d, |n| n as u32)
             };
             HealthCheck {
                 path: h.path.clone(),
@@ -257,21 +262,17 @@ fn upstreams(
                 ),
             }
         });
-        let max_connections = match up.max_connections {
-            Some(0) => {
-                sink.push(format!("{key}.max_connections"), "must be greater than 0");
-                None
-            }
-            other => other.map(|n| n as usize),
-        };
-        let idle_timeout = match up.idle_timeout_ms {
-            Some(0) => {
-                sink.push(format!("{key}.idle_timeout_ms"), "must be greater than 0");
-                DEFAULT_UPSTREAM_IDLE_TIMEOUT
-            }
-            Some(ms) => Duration::from_millis(ms),
-            None => DEFAULT_UPSTREAM_IDLE_TIMEOUT,
-        };
+        let max_connections = sink
+            .ranged(
+                format!("{key}.max_connections"),
+                up.max_connections,
+                1,
+                super::MAX_CONNECTIONS_LIMIT,
+            )
+            .map(|n| n as usize);
+        let idle_timeout = sink
+            .millis(format!("{key}.idle_timeout_ms"), up.idle_timeout_ms)
+            .unwrap_or(DEFAULT_UPSTREAM_IDLE_TIMEOUT);
         out.insert(
             name.clone(),
             Upstream {
@@ -280,7 +281,9 @@ fn upstreams(
                 load_balancing,
                 max_connections,
                 idle_timeout,
-                retries: up.retries.unwrap_or(DEFAULT_RETRIES),
+                retries: sink
+                    .ranged(format!("{key}.retries"), up.retries.map(u64::from), 0, 10)
+                    .map_or(DEFAULT_RETRIES, |n| n as u32),
                 tls_ca: tls.and_then(|t| t.ca.clone()),
                 tls_server_name: tls.and_then(|t| t.server_name.clone()),
                 tls_client_certificate: client_certificate,
@@ -334,14 +337,9 @@ fn api_config(
                 None
             }
         };
-        let timeout = match r.timeout_ms {
-            Some(0) => {
-                sink.push(format!("{rkey}.timeout_ms"), "must be greater than 0");
-                DEFAULT_INTEGRATION_TIMEOUT
-            }
-            Some(ms) => Duration::from_millis(ms),
-            None => DEFAULT_INTEGRATION_TIMEOUT,
-        };
+        let timeout = sink
+            .millis(format!("{rkey}.timeout_ms"), r.timeout_ms)
+            .unwrap_or(DEFAULT_INTEGRATION_TIMEOUT);
         if let (Some(method), Some(path)) = (method, path) {
             routes.push(Route {
                 index: i,
@@ -497,17 +495,10 @@ fn domain(
         });
     }
     mappings.sort_by_key(|m| std::cmp::Reverse(m.base_path.len()));
-    let max_connection_age = match raw.max_connection_age_ms {
-        Some(0) => {
-            sink.push(
-                format!("{key}.max_connection_age_ms"),
-                "must be greater than 0",
-            );
-            None
-        }
-        Some(ms) => Some(Duration::from_millis(ms)),
-        None => None,
-    };
+    let max_connection_age = sink.millis(
+        format!("{key}.max_connection_age_ms"),
+        raw.max_connection_age_ms,
+    );
     Some(Domain {
         index: i,
         name,

@@ -39,18 +39,7 @@ impl ClientIdentity {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
         let sha256 = hex(digest.as_ref());
         let serial = hex(cert.raw_serial());
-        let mut xfcc = format!("Hash={sha256};Subject=\"{}\"", subject.replace('"', "\\\""));
-        for u in &uris {
-            xfcc.push_str(";URI=");
-            xfcc.push_str(u);
-        }
-        for d in &dns {
-            xfcc.push_str(";DNS=");
-            xfcc.push_str(d);
-        }
-        // Certificates may carry bytes a header cannot; drop them rather than fail.
-        xfcc.retain(|c| (' '..='~').contains(&c));
-        let xfcc = HeaderValue::from_str(&xfcc).ok()?;
+        let xfcc = HeaderValue::from_str(&xfcc_element(&sha256, &subject, &uris, &dns)).ok()?;
         Some(ClientIdentity {
             subject,
             serial,
@@ -59,6 +48,44 @@ impl ClientIdentity {
             dns,
             xfcc,
         })
+    }
+}
+
+/// One XFCC element (Envoy's format): `Hash=..;Subject="..";URI=..;DNS=..`. Every value that
+/// holds `,` `;` `=` `"` `\` or a space is double-quoted with `"` and `\` escaped, so no SAN
+/// can add an element or a key. Bytes a header cannot carry are dropped.
+pub fn xfcc_element(sha256: &str, subject: &str, uris: &[String], dns: &[String]) -> String {
+    let mut out = format!("Hash={sha256};Subject=");
+    push_xfcc_value(&mut out, subject, true);
+    for (key, values) in [("URI", uris), ("DNS", dns)] {
+        for v in values {
+            out.push(';');
+            out.push_str(key);
+            out.push('=');
+            push_xfcc_value(&mut out, v, false);
+        }
+    }
+    out
+}
+
+fn push_xfcc_value(out: &mut String, value: &str, always_quote: bool) {
+    let printable = |c: &char| (' '..='~').contains(c);
+    let quote = always_quote
+        || value
+            .chars()
+            .filter(printable)
+            .any(|c| matches!(c, ',' | ';' | '=' | '"' | '\\' | ' '));
+    if quote {
+        out.push('"');
+    }
+    for c in value.chars().filter(printable) {
+        if quote && matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    if quote {
+        out.push('"');
     }
 }
 
