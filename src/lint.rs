@@ -95,6 +95,23 @@ pub struct LintReport {
     pub rows: Vec<CertRow>,
     /// Findings about the file rather than one certificate (stray blocks, size, emptiness).
     pub file_findings: Vec<Finding>,
+    /// The CA names a handshake would list for this bundle (`None` if it could not be read).
+    pub hints: Option<HintSummary>,
+}
+
+/// The size of the CA-name hint list the CertificateRequest carries for a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HintSummary {
+    /// CA names in the list.
+    pub names: usize,
+    /// Encoded size of the list, in bytes.
+    pub bytes: usize,
+    /// Whether it is sent (it is dropped whole above the bound).
+    pub sent: bool,
+    /// The bound, in bytes.
+    pub max_bytes: usize,
+    /// The same in words.
+    pub message: String,
 }
 
 /// The JSON shape of a report (the path as a string, plus the derived verdict).
@@ -105,6 +122,7 @@ struct JsonReport<'a> {
     exit_code: u8,
     rows: &'a [CertRow],
     file_findings: &'a [Finding],
+    hints: Option<&'a HintSummary>,
 }
 
 impl LintReport {
@@ -195,6 +213,10 @@ impl LintReport {
                 }
             }
         }
+        if let Some(h) = &self.hints {
+            out.push_str(&h.message);
+            out.push('\n');
+        }
         if !self.file_findings.is_empty() {
             out.push_str("file:\n");
             for f in &self.file_findings {
@@ -229,6 +251,7 @@ impl LintReport {
             exit_code: self.exit_code(),
             rows: &self.rows,
             file_findings: &self.file_findings,
+            hints: self.hints.as_ref(),
         };
         // Only strings, numbers, booleans and options: serialization cannot fail.
         serde_json::to_string_pretty(&view).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
@@ -263,6 +286,7 @@ pub fn lint_truststore(path: &Path, aws: bool, now: OffsetDateTime) -> LintRepor
                 code: "unreadable",
                 message: format!("cannot read {}: {e}", path.display()),
             }],
+            hints: None,
         },
     }
 }
@@ -423,10 +447,23 @@ pub fn lint_bytes(path: &Path, data: &[u8], aws: bool, now: OffsetDateTime) -> L
 
     chain_findings(&parsed, &unique, &mut rows, aws);
 
+    let ders: Vec<rustls_pki_types::CertificateDer<'_>> = cert_bodies
+        .iter()
+        .filter_map(|(_, b)| b.as_ref().ok())
+        .map(|b| rustls_pki_types::CertificateDer::from(b.as_slice()))
+        .collect();
+    let h = crate::tls::hints::Hints::for_truststore(ders.iter());
     LintReport {
         file: path.to_path_buf(),
         rows,
         file_findings,
+        hints: Some(HintSummary {
+            names: h.names,
+            bytes: h.bytes,
+            sent: h.sent(),
+            max_bytes: crate::tls::hints::MAX_HINT_BYTES,
+            message: h.describe(),
+        }),
     }
 }
 
@@ -1015,6 +1052,7 @@ mod tests {
             file: "x.pem".into(),
             rows: Vec::new(),
             file_findings: Vec::new(),
+            hints: None,
         };
         assert_eq!((r.worst(), r.exit_code()), (None, 0));
         r.file_findings.push(Finding {

@@ -191,7 +191,13 @@ pub struct Domain {
     /// Connections older than this are closed after their current request, so a client
     /// authenticated under old trust material cannot keep a connection forever.
     pub max_connection_age: Option<Duration>,
+    /// Most CA certificates above a client's leaf, the trust anchor included.
+    pub max_chain_depth: usize,
 }
+
+/// Default `max_chain_depth`: a root plus four subordinate CAs, the deepest hierarchy
+/// Portcullis (and ACM Private CA) issues.
+pub const DEFAULT_MAX_CHAIN_DEPTH: usize = 5;
 
 /// An API mapping: base path -> API stage.
 #[derive(Debug, Clone)]

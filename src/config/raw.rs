@@ -86,6 +86,8 @@ pub struct RawDomain {
     pub min_tls_version: Option<String>,
     /// Close connections older than this (after their current request).
     pub max_connection_age_ms: Option<u64>,
+    /// Most CA certificates above a client's leaf (default 5: root plus four subordinates).
+    pub max_chain_depth: Option<u64>,
     /// `[[domain.mapping]]` tables.
     #[serde(default, rename = "mapping")]
     pub mappings: Vec<RawMapping>,

@@ -510,6 +510,9 @@ fn domain(
         min_tls_version,
         mappings,
         max_connection_age,
+        max_chain_depth: sink
+            .ranged(format!("{key}.max_chain_depth"), raw.max_chain_depth, 1, 16)
+            .map_or(super::DEFAULT_MAX_CHAIN_DEPTH, |n| n as usize),
     })
 }
 

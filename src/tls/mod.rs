@@ -2,6 +2,7 @@
 //! certificates, and the verified identity of a connection.
 
 pub mod files;
+pub mod hints;
 pub mod identity;
 pub mod verifier;
 
@@ -63,18 +64,11 @@ pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<DomainTls>
             return None;
         }
     }
-    let hints: Vec<rustls::DistinguishedName> = chain_links
-        .iter()
-        .filter_map(|c| {
-            use x509_parser::prelude::FromDer;
-            x509_parser::prelude::X509Certificate::from_der(c)
-                .ok()
-                .map(|(_, x)| rustls::DistinguishedName::from(x.subject().as_raw().to_vec()))
-        })
-        .collect();
+    let hints = hints::Hints::for_truststore(trust_certs.iter());
     let provider = provider();
     let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .add_root_hint_subjects(hints)
+        .clear_root_hint_subjects()
+        .add_root_hint_subjects(hints.subjects)
         .with_crls(crls.clone())
         .allow_unknown_revocation_status()
         .build();
@@ -129,6 +123,7 @@ pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<DomainTls>
         &trust_certs,
         chain_links,
         crls,
+        domain.max_chain_depth,
     ));
     let mut config = match builder
         .with_client_cert_verifier(verifier.clone())

@@ -42,6 +42,10 @@ pub struct ClientVerifier {
     crls: Vec<CertificateRevocationListDer<'static>>,
     /// Truststore CAs issued by another truststore CA: chain links, not anchors.
     truststore_intermediates: Vec<CertificateDer<'static>>,
+    /// Subjects of the trust anchors (raw DER names), where a chain ends.
+    anchor_names: Vec<Vec<u8>>,
+    /// Most CA certificates allowed above the leaf, the anchor included.
+    max_chain_depth: usize,
 }
 
 impl ClientVerifier {
@@ -52,7 +56,27 @@ impl ClientVerifier {
         trust: &[CertificateDer<'_>],
         truststore_intermediates: Vec<CertificateDer<'static>>,
         crls: Vec<CertificateRevocationListDer<'static>>,
+        max_chain_depth: usize,
     ) -> Self {
+        let name_of = |c: &CertificateDer<'_>| {
+            X509Certificate::from_der(c)
+                .ok()
+                .map(|(_, c)| c.subject().as_raw().to_vec())
+        };
+        let link_names: Vec<Vec<u8>> = truststore_intermediates
+            .iter()
+            .filter_map(name_of)
+            .collect();
+        let anchor_names = trust
+            .iter()
+            .filter(|c| {
+                !truststore_intermediates
+                    .iter()
+                    .any(|l| l.as_ref() == c.as_ref())
+            })
+            .filter_map(name_of)
+            .filter(|n| !link_names.contains(n))
+            .collect();
         let trust_subjects = trust
             .iter()
             .filter_map(|c| {
@@ -66,7 +90,35 @@ impl ClientVerifier {
             trust_subjects,
             crls,
             truststore_intermediates,
+            anchor_names,
+            max_chain_depth,
         }
+    }
+
+    /// CA certificates above `leaf` on its path to an anchor, following issuer names through
+    /// the presented chain and the truststore's chain links; the anchor counts.
+    fn chain_depth(&self, leaf: &X509Certificate<'_>, presented: &[CertificateDer<'_>]) -> usize {
+        let cas: Vec<X509Certificate<'_>> = presented
+            .iter()
+            .chain(self.truststore_intermediates.iter())
+            .filter_map(|c| X509Certificate::from_der(c).ok().map(|(_, c)| c))
+            .collect();
+        let mut issuer = leaf.issuer().as_raw();
+        let mut depth = 0;
+        // Each step climbs one CA; a path cannot be longer than the certificates there are.
+        for _ in 0..=cas.len() {
+            depth += 1;
+            if self.anchor_names.iter().any(|a| a.as_slice() == issuer) {
+                return depth;
+            }
+            match cas.iter().find(|c| c.subject().as_raw() == issuer) {
+                Some(ca) if ca.issuer().as_raw() != ca.subject().as_raw() => {
+                    issuer = ca.issuer().as_raw();
+                }
+                _ => return depth,
+            }
+        }
+        depth
     }
 
     /// Verify a presented chain (leaf first) at `now`, exactly as a handshake would.
@@ -352,7 +404,20 @@ impl ClientCertVerifier for ClientVerifier {
                 self.explain(&e, parsed.as_ref(), presented, intermediates),
             )),
             Ok(v) => match &parsed {
-                Some(c) if has_client_auth(c) => Ok(v),
+                Some(c) if has_client_auth(c) => {
+                    let depth = self.chain_depth(c, presented);
+                    if depth > self.max_chain_depth {
+                        return Err(refuse(
+                            subject,
+                            format!(
+                                "the chain has {depth} CA certificates above the leaf; \
+                                 max_chain_depth allows {}",
+                                self.max_chain_depth
+                            ),
+                        ));
+                    }
+                    Ok(v)
+                }
                 Some(_) => Err(refuse(
                     subject,
                     "no clientAuth in extended key usage".into(),
