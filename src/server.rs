@@ -29,6 +29,11 @@ use crate::tls::{ClientIdentity, refusal_of};
 /// oversized head with its JSON 431 rather than hyper's bare one.
 const HEAD_SLACK: usize = 16 * 1024;
 
+/// How long a connection told to close (idle, age, drain) may take to finish its requests
+/// before its socket is closed anyway: a client that ignores GOAWAY and never acknowledges the
+/// shutdown PING cannot keep the connection.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(3);
+
 /// A gateway: its listeners, the current snapshot, metrics, and the drain machinery. Cheap to
 /// clone; every clone drives the same gateway.
 #[derive(Clone)]
@@ -364,8 +369,21 @@ async fn serve_connection(
     let mut closing = false;
     let age_limit = tokio::time::sleep(max_age.unwrap_or(Duration::from_secs(u32::MAX as u64)));
     tokio::pin!(age_limit);
+    // Armed when closing starts: past it, a connection without requests in flight is closed,
+    // and past `shutdown_grace` one with requests too.
+    let close_by = tokio::time::sleep(Duration::from_secs(u32::MAX as u64));
+    tokio::pin!(close_by);
+    let mut hard_close = tokio::time::Instant::now();
     loop {
+        let was_closing = closing;
         tokio::select! {
+            _ = &mut close_by, if closing => {
+                if in_flight.get() == 0 || tokio::time::Instant::now() >= hard_close {
+                    tracing::debug!(client = %peer, "closing grace over; closing the socket");
+                    break;
+                }
+                close_by.as_mut().reset(tokio::time::Instant::now() + Duration::from_millis(250));
+            }
             _ = &mut age_limit, if !closing && max_age.is_some() => {
                 tracing::debug!(client = %peer, "max_connection_age reached; closing connection");
                 closing = true;
@@ -382,7 +400,11 @@ async fn serve_connection(
                 conn.as_mut().graceful_shutdown();
             }
             _ = ticker.tick(), if !closing => {
-                let now = activity.load(Ordering::Relaxed);
+                let now = if is_h2 {
+                    in_flight.started()
+                } else {
+                    activity.load(Ordering::Relaxed)
+                };
                 if now != last_seen || in_flight.get() > 0 {
                     last_seen = now;
                     quiet_ticks = 0;
@@ -395,6 +417,11 @@ async fn serve_connection(
                     }
                 }
             }
+        }
+        if closing && !was_closing {
+            let now = tokio::time::Instant::now();
+            close_by.as_mut().reset(now + CLOSE_GRACE);
+            hard_close = now + CLOSE_GRACE.max(limits.shutdown_grace);
         }
     }
 }

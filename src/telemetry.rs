@@ -34,12 +34,18 @@ pub fn init(format: LogFormat) {
 
 /// Counts requests in flight on a connection, so idle detection leaves them alone.
 #[derive(Debug, Default)]
-pub struct InFlight(std::sync::atomic::AtomicUsize);
+pub struct InFlight(std::sync::atomic::AtomicUsize, std::sync::atomic::AtomicU64);
 
 impl InFlight {
     /// How many requests are in flight.
     pub fn get(&self) -> usize {
         self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many requests have started on the connection: HTTP/2's activity measure, since
+    /// PINGs and other control frames move bytes without being requests.
+    pub fn started(&self) -> u64 {
+        self.1.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -51,6 +57,7 @@ impl InFlightGuard {
     /// Count one more request in flight.
     pub fn new(counter: Arc<InFlight>) -> Self {
         counter.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        counter.1.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         InFlightGuard(counter)
     }
 }
