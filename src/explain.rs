@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, UnixTime};
 use serde::Serialize;
@@ -88,7 +88,7 @@ impl Explanation {
 }
 
 fn read_chain(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let data = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let data = crate::file_read::read_regular(path).map_err(|e| anyhow!("cannot read {e}"))?;
     let certs = if data.starts_with(b"-----") || data.windows(11).any(|w| w == b"-----BEGIN ") {
         CertificateDer::pem_slice_iter(&data)
             .collect::<Result<Vec<_>, _>>()

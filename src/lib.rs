@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod explain;
+pub mod file_read;
 pub mod forward;
 pub mod framing;
 pub mod lint;

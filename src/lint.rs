@@ -276,7 +276,7 @@ impl LintReport {
 
 /// Lint the truststore at `path`; an unreadable file yields an `unreadable` error finding, never a panic.
 pub fn lint_truststore(path: &Path, aws: bool, now: OffsetDateTime) -> LintReport {
-    match std::fs::read(path) {
+    match crate::file_read::read_regular(path) {
         Ok(data) => lint_bytes(path, &data, aws, now),
         Err(e) => LintReport {
             file: path.to_path_buf(),
@@ -284,7 +284,7 @@ pub fn lint_truststore(path: &Path, aws: bool, now: OffsetDateTime) -> LintRepor
             file_findings: vec![Finding {
                 severity: Severity::Error,
                 code: "unreadable",
-                message: format!("cannot read {}: {e}", path.display()),
+                message: format!("cannot read {e}"),
             }],
             hints: None,
         },

@@ -48,7 +48,7 @@ pub struct Reloader {
 }
 
 fn sha256_file(path: &Path) -> String {
-    std::fs::read(path)
+    crate::file_read::read_regular(path)
         .map(|d| {
             crate::tls::identity::hex(
                 aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &d).as_ref(),
@@ -218,7 +218,8 @@ fn fingerprint(files: &[PathBuf]) -> Fingerprint {
     files
         .iter()
         .map(|f| {
-            let digest = std::fs::read(f).ok().map(|d| {
+            // Never blocks: a FIFO or device put in a file's place is an error, not a hang.
+            let digest = crate::file_read::read_regular(f).ok().map(|d| {
                 aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &d)
                     .as_ref()
                     .to_vec()

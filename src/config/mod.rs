@@ -440,13 +440,15 @@ impl ErrorSink {
 
 /// Read and validate the file at `path`.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let unreadable = |reason: String| {
         ConfigErrors(vec![ConfigError {
             file: path.to_path_buf(),
             key: String::new(),
-            reason: format!("cannot read the configuration file: {e}"),
+            reason: format!("cannot read the configuration file: {reason}"),
         }])
-    })?;
+    };
+    let data = crate::file_read::read_regular(path).map_err(unreadable)?;
+    let text = String::from_utf8(data).map_err(|e| unreadable(format!("not UTF-8: {e}")))?;
     parse(path, &text)
 }
 

@@ -8,7 +8,7 @@ use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyD
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+    crate::file_read::read_regular(path)
 }
 
 /// PEM labels (`-----BEGIN X-----`) in file order.
