@@ -343,6 +343,13 @@ async fn proxy(
                 tracing::warn!(upstream = %authority, "upstream answered 101 Switching Protocols unasked");
                 return Err(GatewayError::BadGateway("Bad Gateway"));
             }
+            Ok(Ok(resp))
+                if resp.headers().contains_key(header::TRANSFER_ENCODING)
+                    && resp.headers().contains_key(header::CONTENT_LENGTH) =>
+            {
+                tracing::warn!(upstream = %authority, "upstream response has both Content-Length and Transfer-Encoding");
+                return Err(GatewayError::BadGateway("Bad Gateway"));
+            }
             Ok(Ok(resp)) => {
                 if let (Some(p), Some(l)) = (&pool, &lease) {
                     p.answered(l.index, resp.status().as_u16());
@@ -359,6 +366,10 @@ async fn proxy(
                     _ => {}
                 }
                 tracing::warn!(upstream = %authority, error = %error_chain(&e), "integration failed");
+                if is_malformed_response(&e) {
+                    // Not a timeout and not the client's fault: the upstream spoke bad HTTP.
+                    return Err(GatewayError::BadGateway("Bad Gateway"));
+                }
                 let (Some(p), Some(l)) = (&pool, &lease) else {
                     return Err(GatewayError::IntegrationFailure);
                 };
@@ -411,6 +422,21 @@ fn is_idempotent(m: &http::Method) -> bool {
             | http::Method::PUT
             | http::Method::DELETE
     )
+}
+
+/// Whether an upstream failure is a response hyper could not parse (bad framing, bad header
+/// bytes, a head over the limit).
+fn is_malformed_response(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = src {
+        if let Some(h) = err.downcast_ref::<hyper::Error>() {
+            if h.is_parse() || h.is_parse_too_large() || h.is_parse_status() {
+                return true;
+            }
+        }
+        src = err.source();
+    }
+    false
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -228,7 +228,7 @@ impl Upstreams {
         let system = SystemRoots::new();
         let mut pools = HashMap::new();
         for (name, up) in &config.upstreams {
-            match client_for(up, &system) {
+            match client_for(up, &system, config.limits.max_response_header_bytes) {
                 Ok((client, tls)) => {
                     pools.insert(
                         name.clone(),
@@ -266,6 +266,7 @@ impl Upstreams {
             system_roots_config(&system, None).unwrap_or_else(|_| unreachable_config()),
             None,
             crate::config::DEFAULT_UPSTREAM_IDLE_TIMEOUT,
+            config.limits.max_response_header_bytes,
         );
         Upstreams { pools, direct }
     }
@@ -394,6 +395,7 @@ fn with_client_auth(
 fn client_for(
     up: &Upstream,
     system: &SystemRoots,
+    max_head: usize,
 ) -> Result<(HttpClient, Arc<ClientConfig>), (&'static str, String)> {
     let client_auth = up
         .tls_client_certificate
@@ -417,12 +419,22 @@ fn client_for(
     };
     let shared = Arc::new(config.clone());
     Ok((
-        client(config, up.tls_server_name.clone(), up.idle_timeout),
+        client(
+            config,
+            up.tls_server_name.clone(),
+            up.idle_timeout,
+            max_head,
+        ),
         shared,
     ))
 }
 
-fn client(tls: ClientConfig, server_name: Option<String>, idle: Duration) -> HttpClient {
+fn client(
+    tls: ClientConfig,
+    server_name: Option<String>,
+    idle: Duration,
+    max_head: usize,
+) -> HttpClient {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
@@ -441,6 +453,8 @@ fn client(tls: ClientConfig, server_name: Option<String>, idle: Duration) -> Htt
         .pool_timer(TokioTimer::new())
         .timer(TokioTimer::new())
         .pool_idle_timeout(idle)
+        // A response head over the limit fails to parse: a 502, never relayed.
+        .http1_max_buf_size(max_head.max(8192))
         .pool_max_idle_per_host(POOL_MAX_IDLE_PER_TARGET)
         .set_host(false)
         .build(connector)

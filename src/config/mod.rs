@@ -128,6 +128,8 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Longest request target (path and query); longer gets 414.
     pub max_uri_bytes: usize,
+    /// Largest upstream response head; larger is a 502.
+    pub max_response_header_bytes: usize,
     /// The request head must arrive within this.
     pub header_read_timeout: Duration,
     /// The whole request body must arrive within this.
@@ -148,6 +150,7 @@ impl Default for Limits {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             max_uri_bytes: DEFAULT_MAX_URI_BYTES,
+            max_response_header_bytes: DEFAULT_MAX_HEADER_BYTES,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             request_body_timeout: DEFAULT_REQUEST_BODY_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,

@@ -52,6 +52,8 @@ pub struct RawLimits {
     pub max_header_bytes: Option<u64>,
     /// Longest request target (path and query), in bytes.
     pub max_uri_bytes: Option<u64>,
+    /// Largest upstream response head, in bytes.
+    pub max_response_header_bytes: Option<u64>,
     /// Time allowed for a request head to arrive.
     pub header_read_timeout_ms: Option<u64>,
     /// Time allowed for a whole request body to arrive.

@@ -138,6 +138,14 @@ fn limits(raw: &RawLimits, sink: &mut ErrorSink) -> Limits {
         max_uri_bytes: sink
             .ranged("limits.max_uri_bytes", raw.max_uri_bytes, 64, 1024 * 1024)
             .map_or(d.max_uri_bytes, |v| v as usize),
+        max_response_header_bytes: sink
+            .ranged(
+                "limits.max_response_header_bytes",
+                raw.max_response_header_bytes,
+                8192,
+                1024 * 1024,
+            )
+            .map_or(d.max_response_header_bytes, |v| v as usize),
         header_read_timeout,
         request_body_timeout,
         idle_timeout,
