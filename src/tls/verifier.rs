@@ -44,6 +44,8 @@ pub struct ClientVerifier {
     truststore_intermediates: Vec<CertificateDer<'static>>,
     /// Subjects of the trust anchors (raw DER names), where a chain ends.
     anchor_names: Vec<Vec<u8>>,
+    /// (subject, issuer) raw DER names of the truststore's chain links, parsed once.
+    link_names: Vec<(Vec<u8>, Vec<u8>)>,
     /// Most CA certificates allowed above the leaf, the anchor included.
     max_chain_depth: usize,
 }
@@ -58,14 +60,9 @@ impl ClientVerifier {
         crls: Vec<CertificateRevocationListDer<'static>>,
         max_chain_depth: usize,
     ) -> Self {
-        let name_of = |c: &CertificateDer<'_>| {
-            X509Certificate::from_der(c)
-                .ok()
-                .map(|(_, c)| c.subject().as_raw().to_vec())
-        };
-        let link_names: Vec<Vec<u8>> = truststore_intermediates
+        let link_names: Vec<(Vec<u8>, Vec<u8>)> = truststore_intermediates
             .iter()
-            .filter_map(name_of)
+            .filter_map(|c| names_of(c))
             .collect();
         let anchor_names = trust
             .iter()
@@ -74,8 +71,8 @@ impl ClientVerifier {
                     .iter()
                     .any(|l| l.as_ref() == c.as_ref())
             })
-            .filter_map(name_of)
-            .filter(|n| !link_names.contains(n))
+            .filter_map(|c| names_of(c).map(|(subject, _)| subject))
+            .filter(|n| !link_names.iter().any(|(s, _)| s == n))
             .collect();
         let trust_subjects = trust
             .iter()
@@ -91,6 +88,7 @@ impl ClientVerifier {
             crls,
             truststore_intermediates,
             anchor_names,
+            link_names,
             max_chain_depth,
         }
     }
@@ -98,11 +96,11 @@ impl ClientVerifier {
     /// CA certificates above `leaf` on its path to an anchor, following issuer names through
     /// the presented chain and the truststore's chain links; the anchor counts.
     fn chain_depth(&self, leaf: &X509Certificate<'_>, presented: &[CertificateDer<'_>]) -> usize {
-        let cas: Vec<X509Certificate<'_>> = presented
-            .iter()
-            .chain(self.truststore_intermediates.iter())
-            .filter_map(|c| X509Certificate::from_der(c).ok().map(|(_, c)| c))
-            .collect();
+        // Only the presented chain is parsed here; the truststore's links were parsed once.
+        let presented: Vec<(Vec<u8>, Vec<u8>)> =
+            presented.iter().filter_map(|c| names_of(c)).collect();
+        let cas: Vec<&(Vec<u8>, Vec<u8>)> =
+            presented.iter().chain(self.link_names.iter()).collect();
         let mut issuer = leaf.issuer().as_raw();
         let mut depth = 0;
         // Each step climbs one CA; a path cannot be longer than the certificates there are.
@@ -111,10 +109,8 @@ impl ClientVerifier {
             if self.anchor_names.iter().any(|a| a.as_slice() == issuer) {
                 return depth;
             }
-            match cas.iter().find(|c| c.subject().as_raw() == issuer) {
-                Some(ca) if ca.issuer().as_raw() != ca.subject().as_raw() => {
-                    issuer = ca.issuer().as_raw();
-                }
+            match cas.iter().find(|(subject, _)| subject.as_slice() == issuer) {
+                Some((subject, up)) if up != subject => issuer = up.as_slice(),
                 _ => return depth,
             }
         }
@@ -279,6 +275,12 @@ impl ClientVerifier {
             rfc4514(leaf.issuer())
         )
     }
+}
+
+/// (subject, issuer) raw DER names of a certificate.
+fn names_of(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (_, c) = X509Certificate::from_der(der).ok()?;
+    Some((c.subject().as_raw().to_vec(), c.issuer().as_raw().to_vec()))
 }
 
 fn reason_name(code: u8) -> &'static str {
