@@ -160,6 +160,61 @@ impl Body for RequestBody {
 }
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+
+/// How a connection's streamed responses are moving, so the connection can cut a client that
+/// takes nothing: a full TCP receive window on HTTP/1.1, a flow-control window of 0 on HTTP/2.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    /// Streamed response bodies whose next frame waits for the client to make room.
+    waiting_on_client: AtomicUsize,
+    /// Frames handed on so far: progress, as the connection sees it.
+    frames: AtomicU64,
+    /// Set by the connection when it cuts a stalled client, so the access log can say so.
+    cut: AtomicBool,
+}
+
+impl Delivery {
+    /// Whether some response waits for the client to take its next frame.
+    pub fn waiting_on_client(&self) -> bool {
+        self.waiting_on_client.load(Ordering::Relaxed) > 0
+    }
+
+    /// Frames handed on so far.
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+
+    /// Mark the connection's open responses as cut because the client stopped reading.
+    pub fn cut_stalled_client(&self) {
+        self.cut.store(true, Ordering::Relaxed);
+    }
+
+    fn turn(&self, client: bool) {
+        if client {
+            self.waiting_on_client.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.waiting_on_client.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Why a response body was cut short, as the access log's `cut` field says it.
+pub mod cut {
+    /// The upstream sent no body bytes within the response idle timeout.
+    pub const UPSTREAM_IDLE: &str = "upstream_idle";
+    /// The upstream's body stream broke (reset, bad framing).
+    pub const UPSTREAM_ERROR: &str = "upstream_error";
+    /// The client took nothing within the response idle timeout; its connection was closed.
+    pub const CLIENT_STALLED: &str = "client_stalled";
+    /// The client went away (or reset the stream) before the body was sent.
+    pub const CLIENT_GONE: &str = "client_gone";
+}
+
+/// Error raised when the upstream sends nothing for too long.
+#[derive(Debug, thiserror::Error)]
+#[error("upstream sent no response bytes within {0:?}; response cut")]
+pub struct UpstreamIdle(Duration);
 
 /// The response body sent to the client: the upstream's stream or a gateway response.
 #[derive(Debug)]
@@ -170,15 +225,60 @@ pub struct ResponseBody {
 
 #[derive(Debug)]
 enum Kind {
-    Upstream(Incoming),
+    Upstream(Box<Streamed>),
     Full(Option<Bytes>),
 }
 
+/// An upstream body in flight, with its idle clock and its place in the connection's delivery.
+#[derive(Debug)]
+struct Streamed {
+    body: Incoming,
+    /// Longest wait for the upstream's next frame.
+    idle: Duration,
+    /// Armed lazily: a body whose frames are always ready never touches the timer.
+    deadline: Option<Pin<Box<Sleep>>>,
+    /// The deadline must be pushed out before it is used again (a frame arrived).
+    stale: bool,
+    delivery: Arc<Delivery>,
+    /// Counted in `delivery.waiting_on_client`.
+    client_turn: bool,
+    /// The stream ended (cleanly or not).
+    done: bool,
+}
+
+impl Streamed {
+    fn set_turn(&mut self, client: bool) {
+        if self.client_turn != client {
+            self.client_turn = client;
+            self.delivery.turn(client);
+        }
+    }
+}
+
+impl Drop for Streamed {
+    fn drop(&mut self) {
+        self.set_turn(false);
+    }
+}
+
 impl ResponseBody {
-    /// The upstream's body, streamed through.
-    pub fn upstream(body: Incoming) -> Self {
+    /// The upstream's body, streamed through: each wait for its next frame is bounded by
+    /// `idle`, and `delivery` learns when the client holds it up.
+    pub fn upstream(body: Incoming, idle: Duration, delivery: Arc<Delivery>) -> Self {
+        let done = body.is_end_stream();
+        let mut s = Streamed {
+            body,
+            idle,
+            deadline: None,
+            stale: false,
+            delivery,
+            client_turn: false,
+            done,
+        };
+        // Until hyper asks for the first frame, the client's window is what holds it up.
+        s.set_turn(!done);
         ResponseBody {
-            kind: Kind::Upstream(body),
+            kind: Kind::Upstream(Box::new(s)),
             log: None,
         }
     }
@@ -200,7 +300,17 @@ impl ResponseBody {
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
-        if let Some(log) = self.log.take() {
+        if let Some(mut log) = self.log.take() {
+            if let Kind::Upstream(s) = &self.kind {
+                if !s.done && log.cut.is_none() {
+                    log.aborted = true;
+                    log.cut = Some(if s.delivery.cut.load(Ordering::Relaxed) {
+                        cut::CLIENT_STALLED
+                    } else {
+                        cut::CLIENT_GONE
+                    });
+                }
+            }
             log.emit();
         }
     }
@@ -215,19 +325,23 @@ impl Body for ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        let frame = match &mut this.kind {
-            Kind::Full(b) => b.take().map(|b| Ok(Frame::data(b))),
-            Kind::Upstream(body) => {
-                ready!(Pin::new(body).poll_frame(cx)).map(|r| r.map_err(Into::into))
-            }
+        let (frame, cut) = match &mut this.kind {
+            Kind::Full(b) => (b.take().map(|b| Ok(Frame::data(b))), None),
+            Kind::Upstream(s) => ready!(poll_streamed(s, cx)),
         };
-        if let (Some(Ok(f)), Some(log)) = (&frame, this.log.as_mut()) {
-            if let Some(d) = f.data_ref() {
-                log.bytes_out += d.len() as u64;
+        if let Some(log) = this.log.as_mut() {
+            match &frame {
+                Some(Ok(f)) => {
+                    if let Some(d) = f.data_ref() {
+                        log.bytes_out += d.len() as u64;
+                    }
+                }
+                Some(Err(_)) => {
+                    log.aborted = true;
+                    log.cut = cut;
+                }
+                None => {}
             }
-        }
-        if let (Some(Err(_)), Some(log)) = (&frame, this.log.as_mut()) {
-            log.aborted = true;
         }
         Poll::Ready(frame)
     }
@@ -235,7 +349,7 @@ impl Body for ResponseBody {
     fn is_end_stream(&self) -> bool {
         match &self.kind {
             Kind::Full(b) => b.is_none(),
-            Kind::Upstream(b) => b.is_end_stream(),
+            Kind::Upstream(s) => s.done || s.body.is_end_stream(),
         }
     }
 
@@ -243,7 +357,54 @@ impl Body for ResponseBody {
         match &self.kind {
             Kind::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Kind::Full(None) => SizeHint::with_exact(0),
-            Kind::Upstream(b) => b.size_hint(),
+            Kind::Upstream(s) => s.body.size_hint(),
+        }
+    }
+}
+
+type Polled = (Option<Result<Frame<Bytes>, BoxError>>, Option<&'static str>);
+
+/// The upstream's next frame, or a cut when it sends nothing within the idle bound.
+fn poll_streamed(s: &mut Streamed, cx: &mut Context<'_>) -> Poll<Polled> {
+    if s.done {
+        return Poll::Ready((None, None));
+    }
+    match Pin::new(&mut s.body).poll_frame(cx) {
+        Poll::Pending => {
+            // The upstream's turn: the client is not what holds this response up.
+            s.set_turn(false);
+            let deadline = match &mut s.deadline {
+                Some(d) => {
+                    if s.stale {
+                        d.as_mut().reset(Instant::now() + s.idle);
+                    }
+                    d
+                }
+                None => s.deadline.insert(Box::pin(tokio::time::sleep(s.idle))),
+            };
+            s.stale = false;
+            if deadline.as_mut().poll(cx).is_ready() {
+                s.done = true;
+                let err: BoxError = Box::new(UpstreamIdle(s.idle));
+                return Poll::Ready((Some(Err(err)), Some(cut::UPSTREAM_IDLE)));
+            }
+            Poll::Pending
+        }
+        Poll::Ready(Some(Ok(frame))) => {
+            s.stale = true;
+            s.delivery.frames.fetch_add(1, Ordering::Relaxed);
+            s.set_turn(!s.body.is_end_stream());
+            Poll::Ready((Some(Ok(frame)), None))
+        }
+        Poll::Ready(Some(Err(e))) => {
+            s.done = true;
+            s.set_turn(false);
+            Poll::Ready((Some(Err(e.into())), Some(cut::UPSTREAM_ERROR)))
+        }
+        Poll::Ready(None) => {
+            s.done = true;
+            s.set_turn(false);
+            Poll::Ready((None, None))
         }
     }
 }

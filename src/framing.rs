@@ -1,7 +1,9 @@
-//! HTTP/1 request framing guard. hyper resolves a request carrying both `Content-Length` and
+//! Request framing guard. hyper resolves a request carrying both `Content-Length` and
 //! `Transfer-Encoding` by dropping the length, which hides the ambiguity from the gateway; a
 //! front door must refuse it instead (request smuggling). This reader follows HTTP/1 framing
 //! on the way in, and marks such a request head so the service answers 400 and never forwards.
+//! On HTTP/2 it follows frame boundaries only, so a header block (HEADERS, then CONTINUATION
+//! frames) must complete within the header-read timeout, as an HTTP/1 head must.
 
 use std::future::Future;
 use std::io;
@@ -51,26 +53,113 @@ pub struct FramingGuard<T> {
     activity: Arc<AtomicU64>,
     header_timeout: Duration,
     head_deadline: Option<Pin<Box<Sleep>>>,
+    /// HTTP/2 only: where the frames are, and the open header block's deadline.
+    h2: Option<Box<H2Blocks>>,
+}
+
+/// HTTP/2 frame types and flag that delimit a header block (RFC 9113, section 4.3).
+const H2_HEADERS: u8 = 0x1;
+const H2_PUSH_PROMISE: u8 = 0x5;
+const H2_CONTINUATION: u8 = 0x9;
+const H2_END_HEADERS: u8 = 0x4;
+/// The client connection preface, skipped before the first frame.
+const H2_PREFACE_LEN: u32 = 24;
+
+/// Follows HTTP/2 frame boundaries on the way in to time header blocks; payloads are skipped,
+/// never copied.
+#[derive(Debug)]
+struct H2Blocks {
+    preface_left: u32,
+    header: [u8; 9],
+    header_len: usize,
+    payload_left: u32,
+    /// The current frame carries END_HEADERS.
+    ends_block: bool,
+    /// A HEADERS or PUSH_PROMISE frame started a block that has not ended yet.
+    open: bool,
+    deadline: Option<Pin<Box<Sleep>>>,
+}
+
+impl H2Blocks {
+    fn new() -> Self {
+        H2Blocks {
+            preface_left: H2_PREFACE_LEN,
+            header: [0; 9],
+            header_len: 0,
+            payload_left: 0,
+            ends_block: false,
+            open: false,
+            deadline: None,
+        }
+    }
+
+    /// Follow `data`; true when a header block is open at its end.
+    fn scan(&mut self, mut data: &[u8]) -> bool {
+        while !data.is_empty() {
+            if self.preface_left > 0 {
+                let n = (self.preface_left as usize).min(data.len());
+                self.preface_left -= n as u32;
+                data = &data[n..];
+            } else if self.payload_left > 0 {
+                let n = (self.payload_left as usize).min(data.len());
+                self.payload_left -= n as u32;
+                data = &data[n..];
+                if self.payload_left == 0 {
+                    self.frame_done();
+                }
+            } else {
+                let n = (9 - self.header_len).min(data.len());
+                self.header[self.header_len..self.header_len + n].copy_from_slice(&data[..n]);
+                self.header_len += n;
+                data = &data[n..];
+                if self.header_len == 9 {
+                    self.header_len = 0;
+                    let h = self.header;
+                    let len = u32::from_be_bytes([0, h[0], h[1], h[2]]);
+                    let (kind, flags) = (h[3], h[4]);
+                    self.ends_block = flags & H2_END_HEADERS != 0;
+                    match kind {
+                        H2_HEADERS | H2_PUSH_PROMISE => self.open = true,
+                        H2_CONTINUATION => {}
+                        _ => self.ends_block = false,
+                    }
+                    self.payload_left = len;
+                    if len == 0 {
+                        self.frame_done();
+                    }
+                }
+            }
+        }
+        self.open
+    }
+
+    fn frame_done(&mut self) {
+        if self.ends_block {
+            self.open = false;
+            self.ends_block = false;
+        }
+    }
 }
 
 impl<T> FramingGuard<T> {
     /// Guard `inner`; heads longer than `max_head` are passed on for hyper to refuse.
-    /// `enabled = false` (HTTP/2) passes everything through untouched.
+    /// `http1 = false` (HTTP/2) passes every byte through untouched, timing header blocks.
     /// Every read or write that moves bytes bumps `activity`. A request head must arrive
     /// within `header_timeout`, counted from the connection's start for the first request and
     /// from the head's first byte for later ones (an idle keep-alive connection is not cut).
     pub fn new(
         inner: T,
         max_head: usize,
-        enabled: bool,
+        http1: bool,
         header_timeout: Duration,
         activity: Arc<AtomicU64>,
     ) -> Self {
         FramingGuard {
             header_timeout,
-            head_deadline: enabled.then(|| Box::pin(tokio::time::sleep(header_timeout))),
+            head_deadline: http1.then(|| Box::pin(tokio::time::sleep(header_timeout))),
+            h2: (!http1).then(|| Box::new(H2Blocks::new())),
             inner,
-            state: if enabled {
+            state: if http1 {
                 State::Head
             } else {
                 State::Passthrough
@@ -311,6 +400,9 @@ impl<T: AsyncRead + Unpin> FramingGuard<T> {
                 }
                 return Poll::Ready(Ok(()));
             }
+            if let Some(h2) = this.h2.as_mut() {
+                return read_h2(&mut this.inner, h2, this.header_timeout, cx, buf);
+            }
             if this.state == State::Passthrough && this.head.is_empty() {
                 return Pin::new(&mut this.inner).poll_read(cx, buf);
             }
@@ -382,6 +474,43 @@ impl<T: AsyncRead + Unpin> FramingGuard<T> {
     }
 }
 
+/// An HTTP/2 read: bytes pass straight through; an open header block runs against the clock.
+fn read_h2<T: AsyncRead + Unpin>(
+    inner: &mut T,
+    h2: &mut H2Blocks,
+    timeout: Duration,
+    cx: &mut Context<'_>,
+    buf: &mut ReadBuf<'_>,
+) -> Poll<io::Result<()>> {
+    let before = buf.filled().len();
+    let r = Pin::new(inner).poll_read(cx, buf);
+    match r {
+        Poll::Ready(Ok(())) => {
+            let was_open = h2.open;
+            if h2.scan(&buf.filled()[before..]) && !was_open {
+                let at = tokio::time::Instant::now() + timeout;
+                match h2.deadline.as_mut() {
+                    Some(d) => d.as_mut().reset(at),
+                    None => h2.deadline = Some(Box::pin(tokio::time::sleep_until(at))),
+                }
+            }
+            Poll::Ready(Ok(()))
+        }
+        Poll::Pending => {
+            if let (true, Some(d)) = (h2.open, h2.deadline.as_mut()) {
+                if d.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("HTTP/2 header block not completed within {timeout:?}"),
+                    )));
+                }
+            }
+            Poll::Pending
+        }
+        other => other,
+    }
+}
+
 impl<T> FramingGuard<T> {
     fn count(&self, r: &Poll<io::Result<usize>>) {
         if matches!(r, Poll::Ready(Ok(n)) if *n > 0) {
@@ -431,6 +560,7 @@ mod tests {
     fn run(input: &[u8]) -> Vec<u8> {
         let mut g = FramingGuard::new((), 64 * 1024, false, Duration::from_secs(1), Arc::default());
         g.state = State::Head;
+        g.h2 = None;
         // Feed in awkward pieces to exercise every state boundary.
         for piece in input.chunks(3) {
             g.feed(piece);
@@ -475,5 +605,28 @@ GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
         // The second request of a keep-alive connection is inspected too.
         let input = b"GET / HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(marks(&run(input)), 1);
+    }
+
+    #[test]
+    fn h2_header_blocks_open_at_headers_and_close_at_end_headers() {
+        let mut h = H2Blocks::new();
+        let mut input = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+        input.extend_from_slice(&[0, 0, 0, 4, 0, 0, 0, 0, 0]); // SETTINGS
+        assert!(!h.scan(&input));
+        // HEADERS, 3 payload bytes, no END_HEADERS: the block stays open, fed byte by byte.
+        let headers = [0, 0, 3, 1, 0, 0, 0, 0, 1, 0x82, 0x84, 0x86];
+        let mut open = false;
+        for b in headers {
+            open = h.scan(&[b]);
+        }
+        assert!(open);
+        // An empty CONTINUATION without END_HEADERS keeps it open; one with END_HEADERS ends it.
+        assert!(h.scan(&[0, 0, 0, 9, 0, 0, 0, 0, 1]));
+        assert!(!h.scan(&[0, 0, 1, 9, 4, 0, 0, 0, 1, 0x87]));
+        // A HEADERS frame with END_HEADERS opens and closes within one frame.
+        assert!(h.scan(&[0, 0, 1, 1, 4, 0, 0, 0, 3]));
+        assert!(!h.scan(&[0x82]));
+        // DATA payloads are skipped, whatever they hold.
+        assert!(!h.scan(&[0, 0, 9, 0, 0, 0, 0, 0, 3, 0, 0, 0, 1, 0, 0, 0, 0, 1]));
     }
 }

@@ -17,6 +17,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio_rustls::LazyConfigAcceptor;
 use tokio_util::task::TaskTracker;
 
+use crate::body::Delivery;
 use crate::config::Limits;
 use crate::framing::FramingGuard;
 use crate::metrics::{DomainLabels, FailureLabels, Metrics};
@@ -332,6 +333,7 @@ async fn serve_connection(
         return;
     };
     let in_flight = Arc::new(InFlight::default());
+    let delivery = Arc::new(Delivery::default());
     let activity = Arc::new(AtomicU64::new(0));
     let max_age = domain.max_connection_age;
     let ctx = Arc::new(ConnContext {
@@ -343,6 +345,7 @@ async fn serve_connection(
         peer,
         forwarded_for: crate::forward::forwarded_for(peer),
         in_flight: in_flight.clone(),
+        delivery: delivery.clone(),
         metrics: metrics.clone(),
         metric_cache: Arc::default(),
     });
@@ -362,10 +365,13 @@ async fn serve_connection(
     tokio::pin!(conn);
 
     let idle = limits.idle_timeout;
-    let mut ticker = tokio::time::interval(idle / 4);
+    let response_idle = limits.response_idle_timeout;
+    let mut ticker = tokio::time::interval(idle.min(response_idle) / 4);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_seen = u64::MAX;
-    let mut quiet_ticks = 0;
+    let mut quiet_since = tokio::time::Instant::now();
+    // While a response waits on the client: since when, and the frame count then.
+    let mut stalled: Option<(tokio::time::Instant, u64)> = None;
     let mut closing = false;
     let age_limit = tokio::time::sleep(max_age.unwrap_or(Duration::from_secs(u32::MAX as u64)));
     tokio::pin!(age_limit);
@@ -400,21 +406,24 @@ async fn serve_connection(
                 conn.as_mut().graceful_shutdown();
             }
             _ = ticker.tick(), if !closing => {
-                let now = if is_h2 {
+                let now = tokio::time::Instant::now();
+                if client_stalled(&delivery, &mut stalled, now, response_idle) {
+                    tracing::warn!(client = %peer, timeout = ?response_idle, "client took no response bytes; closing connection");
+                    delivery.cut_stalled_client();
+                    break;
+                }
+                let seen = if is_h2 {
                     in_flight.started()
                 } else {
                     activity.load(Ordering::Relaxed)
                 };
-                if now != last_seen || in_flight.get() > 0 {
-                    last_seen = now;
-                    quiet_ticks = 0;
-                } else {
-                    quiet_ticks += 1;
-                    if quiet_ticks >= 4 {
-                        tracing::debug!(client = %peer, "idle timeout; closing connection");
-                        closing = true;
-                        conn.as_mut().graceful_shutdown();
-                    }
+                if seen != last_seen || in_flight.get() > 0 {
+                    last_seen = seen;
+                    quiet_since = now;
+                } else if now - quiet_since >= idle {
+                    tracing::debug!(client = %peer, "idle timeout; closing connection");
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
                 }
             }
         }
@@ -422,6 +431,27 @@ async fn serve_connection(
             let now = tokio::time::Instant::now();
             close_by.as_mut().reset(now + CLOSE_GRACE);
             hard_close = now + CLOSE_GRACE.max(limits.shutdown_grace);
+        }
+    }
+}
+
+/// Whether a response has waited on the client, with no frame handed on, for `limit`.
+fn client_stalled(
+    delivery: &Delivery,
+    stalled: &mut Option<(tokio::time::Instant, u64)>,
+    now: tokio::time::Instant,
+    limit: Duration,
+) -> bool {
+    if !delivery.waiting_on_client() {
+        *stalled = None;
+        return false;
+    }
+    let frames = delivery.frames();
+    match *stalled {
+        Some((since, seen)) if seen == frames => now - since >= limit,
+        _ => {
+            *stalled = Some((now, frames));
+            false
         }
     }
 }

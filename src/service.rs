@@ -11,7 +11,8 @@ use http_body::Body as _;
 use hyper::body::Incoming;
 
 use crate::body::{
-    BODY_MALFORMED, BODY_TIMED_OUT, BODY_TOO_LARGE, BodyVerdict, RequestBody, ResponseBody,
+    BODY_MALFORMED, BODY_TIMED_OUT, BODY_TOO_LARGE, BodyVerdict, Delivery, RequestBody,
+    ResponseBody,
 };
 use crate::config::{IntegrationTarget, Limits};
 use crate::error::GatewayError;
@@ -41,6 +42,8 @@ pub struct ConnContext {
     pub forwarded_for: HeaderValue,
     /// Requests in flight on this connection.
     pub in_flight: Arc<InFlight>,
+    /// How the connection's streamed responses are moving.
+    pub delivery: Arc<Delivery>,
     /// Metric handles of the connection's last request.
     pub metric_cache: Arc<std::sync::Mutex<Option<crate::telemetry::MetricHandles>>>,
 }
@@ -79,6 +82,7 @@ pub async fn handle(
         start,
         upstream_latency: None,
         aborted: false,
+        cut: None,
         in_flight: Some(InFlightGuard::new(ctx.in_flight.clone())),
         metrics: ctx.metrics.clone(),
         body: verdict.clone(),
@@ -410,7 +414,12 @@ async fn proxy(
     log.lease = lease;
     let (mut parts, body) = resp.into_parts();
     forward::strip_hop_by_hop(&mut parts.headers);
-    Ok(Response::from_parts(parts, ResponseBody::upstream(body)))
+    // Each wait for the upstream's next chunk is bounded, not only the wait for the head.
+    let chunk_wait = timeout.min(limits.response_idle_timeout);
+    Ok(Response::from_parts(
+        parts,
+        ResponseBody::upstream(body, chunk_wait, ctx.delivery.clone()),
+    ))
 }
 
 fn is_idempotent(m: &http::Method) -> bool {

@@ -101,6 +101,8 @@ pub struct AccessLog {
     pub upstream_latency: Option<Duration>,
     /// The response body stream broke off.
     pub aborted: bool,
+    /// Why it broke off (`upstream_idle`, `client_stalled`, ...), see [`crate::body::cut`].
+    pub cut: Option<&'static str>,
     /// Keeps the connection's in-flight count until the response is done.
     pub in_flight: Option<InFlightGuard>,
     /// Where the request's numbers are also counted.
@@ -154,6 +156,7 @@ impl AccessLog {
             latency_us = self.start.elapsed().as_micros() as u64,
             upstream_latency_us = self.upstream_latency.map_or(0, |d| d.as_micros() as u64),
             aborted = self.aborted,
+            cut = self.cut.unwrap_or(""),
             "request"
         );
     }

@@ -25,6 +25,9 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_REQUEST_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time an idle client connection stays open.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time a response may make no progress (upstream sends nothing, or the client takes
+/// nothing) before it is cut.
+pub const DEFAULT_RESPONSE_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default time for the TLS handshake.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default time in-flight requests get to finish after SIGTERM.
@@ -136,6 +139,9 @@ pub struct Limits {
     pub request_body_timeout: Duration,
     /// An idle connection is closed after this.
     pub idle_timeout: Duration,
+    /// A response that makes no progress for this long is cut: an upstream that sends no
+    /// body bytes, or a client that takes none.
+    pub response_idle_timeout: Duration,
     /// The TLS handshake must finish within this.
     pub handshake_timeout: Duration,
     /// In-flight requests get this long to finish on shutdown.
@@ -154,6 +160,7 @@ impl Default for Limits {
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             request_body_timeout: DEFAULT_REQUEST_BODY_TIMEOUT,
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            response_idle_timeout: DEFAULT_RESPONSE_IDLE_TIMEOUT,
             handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             max_connections: DEFAULT_MAX_CONNECTIONS,

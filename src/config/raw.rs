@@ -60,6 +60,8 @@ pub struct RawLimits {
     pub request_body_timeout_ms: Option<u64>,
     /// Time an idle connection is kept open.
     pub idle_timeout_ms: Option<u64>,
+    /// Time a response may make no progress before it is cut.
+    pub response_idle_timeout_ms: Option<u64>,
     /// Time allowed for the TLS handshake.
     pub handshake_timeout_ms: Option<u64>,
     /// Time in-flight requests get to finish on shutdown.

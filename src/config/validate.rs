@@ -117,6 +117,11 @@ fn limits(raw: &RawLimits, sink: &mut ErrorSink) -> Limits {
         d.request_body_timeout,
     );
     let idle_timeout = ms(raw.idle_timeout_ms, "idle_timeout_ms", d.idle_timeout);
+    let response_idle_timeout = ms(
+        raw.response_idle_timeout_ms,
+        "response_idle_timeout_ms",
+        d.response_idle_timeout,
+    );
     let handshake_timeout = ms(
         raw.handshake_timeout_ms,
         "handshake_timeout_ms",
@@ -149,6 +154,7 @@ fn limits(raw: &RawLimits, sink: &mut ErrorSink) -> Limits {
         header_read_timeout,
         request_body_timeout,
         idle_timeout,
+        response_idle_timeout,
         handshake_timeout,
         shutdown_grace,
         max_connections: sink
