@@ -14,12 +14,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 
+pub use crate::config::DEFAULT_ADMIN_LISTEN;
 use crate::metrics::{CertLabels, TargetLabels};
 use crate::reload::Reloader;
 use crate::server::Gateway;
-
-/// Default admin address: loopback only.
-pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9901";
 
 /// A bound admin listener.
 pub struct Admin {

@@ -12,8 +12,6 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
-use crate::telemetry::AccessLog;
-
 /// Boxed error used by both body types.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -216,11 +214,21 @@ pub mod cut {
 #[error("upstream sent no response bytes within {0:?}; response cut")]
 pub struct UpstreamIdle(Duration);
 
+/// Told once how a response body went, when it has been sent or dropped: the access log
+/// listens here, so this module needs to know nothing of logging.
+pub trait Outcome: Send + Sync + std::fmt::Debug {
+    /// The body is done: `bytes` were handed on, and `cut` says why it ended early, if it did
+    /// (see [`cut`]).
+    fn finish(self: Box<Self>, bytes: u64, cut: Option<&'static str>);
+}
+
 /// The response body sent to the client: the upstream's stream or a gateway response.
 #[derive(Debug)]
 pub struct ResponseBody {
     kind: Kind,
-    log: Option<Box<AccessLog>>,
+    bytes: u64,
+    cut: Option<&'static str>,
+    outcome: Option<Box<dyn Outcome>>,
 }
 
 #[derive(Debug)]
@@ -279,7 +287,9 @@ impl ResponseBody {
         s.set_turn(!done);
         ResponseBody {
             kind: Kind::Upstream(Box::new(s)),
-            log: None,
+            bytes: 0,
+            cut: None,
+            outcome: None,
         }
     }
 
@@ -287,32 +297,34 @@ impl ResponseBody {
     pub fn full(bytes: impl Into<Bytes>) -> Self {
         ResponseBody {
             kind: Kind::Full(Some(bytes.into())),
-            log: None,
+            bytes: 0,
+            cut: None,
+            outcome: None,
         }
     }
 
-    /// Emit `log` once this body has been sent, or dropped.
-    pub fn with_log(mut self, log: Box<AccessLog>) -> Self {
-        self.log = Some(log);
+    /// Tell `outcome` how this body went once it has been sent, or dropped.
+    pub fn with_outcome(mut self, outcome: Box<dyn Outcome>) -> Self {
+        self.outcome = Some(outcome);
         self
     }
 }
 
 impl Drop for ResponseBody {
     fn drop(&mut self) {
-        if let Some(mut log) = self.log.take() {
-            if let Kind::Upstream(s) = &self.kind {
-                if !s.done && log.cut.is_none() {
-                    log.aborted = true;
-                    log.cut = Some(if s.delivery.cut.load(Ordering::Relaxed) {
-                        cut::CLIENT_STALLED
-                    } else {
-                        cut::CLIENT_GONE
-                    });
-                }
+        let Some(outcome) = self.outcome.take() else {
+            return;
+        };
+        if let Kind::Upstream(s) = &self.kind {
+            if !s.done && self.cut.is_none() {
+                self.cut = Some(if s.delivery.cut.load(Ordering::Relaxed) {
+                    cut::CLIENT_STALLED
+                } else {
+                    cut::CLIENT_GONE
+                });
             }
-            log.emit();
         }
+        outcome.finish(self.bytes, self.cut);
     }
 }
 
@@ -329,19 +341,14 @@ impl Body for ResponseBody {
             Kind::Full(b) => (b.take().map(|b| Ok(Frame::data(b))), None),
             Kind::Upstream(s) => ready!(poll_streamed(s, cx)),
         };
-        if let Some(log) = this.log.as_mut() {
-            match &frame {
-                Some(Ok(f)) => {
-                    if let Some(d) = f.data_ref() {
-                        log.bytes_out += d.len() as u64;
-                    }
+        match &frame {
+            Some(Ok(f)) => {
+                if let Some(d) = f.data_ref() {
+                    this.bytes += d.len() as u64;
                 }
-                Some(Err(_)) => {
-                    log.aborted = true;
-                    log.cut = cut;
-                }
-                None => {}
             }
+            Some(Err(_)) => this.cut = cut,
+            None => {}
         }
         Poll::Ready(frame)
     }

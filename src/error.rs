@@ -1,5 +1,7 @@
-//! Gateway responses: the errors the gateway itself answers with, as API Gateway shapes them
-//! (same status, JSON `{"message": ...}` body, `x-amzn-errortype` header).
+//! Request-path errors and the gateway responses they become: which side failed (the client,
+//! the upstream, the gateway itself) decides the response, as API Gateway shapes it (same
+//! status, JSON `{"message": ...}` body, `x-amzn-errortype` header), the log level and the
+//! metric labels.
 
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
@@ -9,13 +11,100 @@ use crate::body::ResponseBody;
 /// `x-amzn-errortype`: the error type header API Gateway sends with gateway responses.
 pub const X_AMZN_ERRORTYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
 
-/// Which side of the proxy a failure belongs to, for logs and metrics.
+/// Which side of the proxy a failure belongs to, for responses, logs and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     /// The client sent something we refuse.
     Downstream,
     /// The upstream failed.
     Upstream,
+    /// The gateway itself failed.
+    Internal,
+}
+
+impl Side {
+    /// The `side` label of logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Downstream => "downstream",
+            Side::Upstream => "upstream",
+            Side::Internal => "internal",
+        }
+    }
+}
+
+/// What the client did wrong, as far as the gateway refuses it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// No route matches (API Gateway answers 403 here, not 404).
+    #[error("no route matches")]
+    NoRoute,
+    /// The request is malformed: path, framing, authority.
+    #[error("{0}")]
+    BadRequest(&'static str),
+    /// The head is over `max_header_bytes`.
+    #[error("request head over max_header_bytes")]
+    HeadTooLarge,
+    /// The target is over `max_uri_bytes`.
+    #[error("request target over max_uri_bytes")]
+    UriTooLong,
+    /// The body is over `max_body_bytes`.
+    #[error("request body over max_body_bytes")]
+    BodyTooLarge,
+    /// The body did not arrive within `request_body_timeout`.
+    #[error("request body not received within request_body_timeout")]
+    BodyTimedOut,
+    /// The body's framing broke (bad chunk line, size overflow, truncated).
+    #[error("malformed request body")]
+    BodyMalformed,
+}
+
+/// Why the gateway answered a request itself, by side.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    /// The client's fault: a 4xx.
+    #[error("refused: {0}")]
+    Downstream(#[from] Refused),
+    /// The upstream's: a 5xx (or 429 when every target is busy).
+    #[error("upstream: {0}")]
+    Upstream(#[from] crate::upstream::SendError),
+    /// The gateway's own: a 500.
+    #[error("internal: {0}")]
+    Internal(&'static str),
+}
+
+impl RequestError {
+    /// Which side failed.
+    pub fn side(&self) -> Side {
+        match self {
+            RequestError::Downstream(_) => Side::Downstream,
+            RequestError::Upstream(_) => Side::Upstream,
+            RequestError::Internal(_) => Side::Internal,
+        }
+    }
+
+    /// The gateway response the client gets.
+    pub fn gateway_error(&self) -> GatewayError {
+        use crate::upstream::SendError;
+        match self {
+            RequestError::Downstream(r) => match *r {
+                Refused::NoRoute => GatewayError::MissingAuthenticationToken,
+                Refused::BadRequest(m) => GatewayError::BadRequest(m),
+                Refused::HeadTooLarge => GatewayError::HeadersTooLarge,
+                Refused::UriTooLong => GatewayError::UriTooLong,
+                Refused::BodyTooLarge => GatewayError::RequestTooLarge,
+                Refused::BodyTimedOut => GatewayError::RequestTimeout,
+                Refused::BodyMalformed => GatewayError::BadRequest("Malformed request body"),
+            },
+            RequestError::Upstream(e) => match e {
+                SendError::AllBusy(_) => GatewayError::Throttled,
+                SendError::Timeout { .. } => GatewayError::IntegrationTimeout,
+                SendError::Malformed { .. } => GatewayError::BadGateway("Bad Gateway"),
+                SendError::Failed { .. } => GatewayError::IntegrationFailure,
+            },
+            RequestError::Internal(_) => GatewayError::Internal,
+        }
+    }
 }
 
 /// A response the gateway produces itself instead of forwarding.
@@ -42,6 +131,8 @@ pub enum GatewayError {
     IntegrationTimeout,
     /// Every target of the pool is at its `max_connections`.
     Throttled,
+    /// The gateway itself failed.
+    Internal,
 }
 
 impl GatewayError {
@@ -59,6 +150,7 @@ impl GatewayError {
                 StatusCode::GATEWAY_TIMEOUT
             }
             GatewayError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -75,6 +167,7 @@ impl GatewayError {
             GatewayError::IntegrationFailure => "Network error communicating with endpoint",
             GatewayError::IntegrationTimeout => "Endpoint request timed out",
             GatewayError::Throttled => "Too Many Requests",
+            GatewayError::Internal => "Internal server error",
         }
     }
 
@@ -91,6 +184,7 @@ impl GatewayError {
             GatewayError::IntegrationFailure => "INTEGRATION_FAILURE",
             GatewayError::IntegrationTimeout => "INTEGRATION_TIMEOUT",
             GatewayError::Throttled => "THROTTLED",
+            GatewayError::Internal => "DEFAULT_5XX",
         }
     }
 
@@ -105,19 +199,9 @@ impl GatewayError {
             GatewayError::RequestTimeout => "RequestTimeoutException",
             GatewayError::IntegrationFailure
             | GatewayError::IntegrationTimeout
-            | GatewayError::BadGateway(_) => "InternalServerErrorException",
-            GatewayError::Throttled => "TooManyRequestsException",
-        }
-    }
-
-    /// Which side failed.
-    pub fn side(self) -> Side {
-        match self {
-            GatewayError::IntegrationFailure
-            | GatewayError::IntegrationTimeout
             | GatewayError::BadGateway(_)
-            | GatewayError::Throttled => Side::Upstream,
-            _ => Side::Downstream,
+            | GatewayError::Internal => "InternalServerErrorException",
+            GatewayError::Throttled => "TooManyRequestsException",
         }
     }
 

@@ -4,7 +4,9 @@
 //! Data flows one way: listener -> TLS -> identity -> router -> forwarder -> upstream pool.
 
 pub mod admin;
+pub mod authz;
 pub mod body;
+pub mod checks;
 pub mod config;
 pub mod demo;
 pub mod error;

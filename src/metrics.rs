@@ -57,6 +57,15 @@ pub struct TargetLabels {
     pub zone: Arc<str>,
 }
 
+/// Labels of a gateway response: which side failed, and API Gateway's response type.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GatewayErrorLabels {
+    /// `downstream`, `upstream` or `internal`.
+    pub side: &'static str,
+    /// Gateway response type, such as `INTEGRATION_TIMEOUT`.
+    pub r#type: &'static str,
+}
+
 /// Labels of a handshake failure.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FailureLabels {
@@ -108,6 +117,8 @@ pub struct Metrics {
     pub cert_expiry_days: Family<CertLabels, Gauge<f64, AtomicU64>>,
     /// Upstream target health: 1 healthy, 0 not.
     pub target_healthy: Family<TargetLabels, Gauge>,
+    /// Gateway responses by side and type.
+    pub gateway_errors: Family<GatewayErrorLabels, Counter>,
     /// Configuration reloads by result.
     pub reloads: Family<ResultLabels, Counter>,
     /// Current configuration generation.
@@ -140,6 +151,7 @@ impl Metrics {
             handshake_failures: Family::default(),
             cert_expiry_days: Family::default(),
             target_healthy: Family::default(),
+            gateway_errors: Family::default(),
             reloads: Family::default(),
             generation: Gauge::default(),
             registry: Registry::default(),
@@ -189,6 +201,11 @@ impl Metrics {
             "upstream_target_healthy",
             "Upstream target health (1 healthy, 0 unhealthy)",
             m.target_healthy.clone(),
+        );
+        registry.register(
+            "gateway_errors",
+            "Requests the gateway answered itself, by the side that failed",
+            m.gateway_errors.clone(),
         );
         registry.register("config_reload", "Configuration reloads", m.reloads.clone());
         registry.register(

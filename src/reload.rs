@@ -97,10 +97,11 @@ impl Reloader {
         // What this attempt reads; the watcher compares against it.
         self.remember_files();
         let current = self.gateway.state().load_full();
-        let next = current.generation + 1;
         let path = self.path.clone();
+        let base = current.clone();
         // Certificates, keys and truststores are read and parsed off the async workers.
-        let built = tokio::task::spawn_blocking(move || crate::state::load(&path, next)).await;
+        let built =
+            tokio::task::spawn_blocking(move || crate::state::load_next(&path, &base)).await;
         let result = match built {
             Ok(Ok((snapshot, warnings))) => {
                 for w in &warnings {

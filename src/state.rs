@@ -9,7 +9,7 @@ use rustls::ServerConfig;
 
 use crate::config::{Config, ConfigErrors, ErrorSink};
 use crate::routing::DomainRoutes;
-use crate::upstream::Upstreams;
+use crate::upstream::{PoolRuntime, Upstreams};
 
 /// One custom domain, ready to serve.
 #[derive(Debug)]
@@ -70,6 +70,16 @@ impl Snapshot {
     /// Build a snapshot from a validated `config`: load every certificate, truststore and CRL,
     /// build routers and pools. Returns warnings worth logging, or every error.
     pub fn build(config: Config, generation: u64) -> Result<(Snapshot, Vec<String>), ConfigErrors> {
+        Self::build_with(config, generation, Arc::default())
+    }
+
+    /// Like [`Snapshot::build`], the pools' targets sharing `runtime`'s health and load with
+    /// the snapshots built with it before.
+    pub fn build_with(
+        config: Config,
+        generation: u64,
+        runtime: Arc<PoolRuntime>,
+    ) -> Result<(Snapshot, Vec<String>), ConfigErrors> {
         let mut sink = ErrorSink::new(&config.source);
         let mut warnings = Vec::new();
         let routes = crate::routing::build(&config, &mut sink);
@@ -95,7 +105,7 @@ impl Snapshot {
                 }),
             }
         }
-        let upstreams = Upstreams::build(&config, &mut sink);
+        let upstreams = Upstreams::build(&config, runtime, &mut sink);
         let snapshot = Snapshot {
             generation,
             config: Arc::new(config),
@@ -126,4 +136,18 @@ pub fn load(
 ) -> Result<(Snapshot, Vec<String>), ConfigErrors> {
     let config = crate::config::load(path)?;
     Snapshot::build(config, generation)
+}
+
+/// Load the configuration at `path` as the generation after `current`, keeping what
+/// `current`'s pools learnt about targets that stay (health, ejections, in-flight counts).
+pub fn load_next(
+    path: &std::path::Path,
+    current: &Snapshot,
+) -> Result<(Snapshot, Vec<String>), ConfigErrors> {
+    let config = crate::config::load(path)?;
+    Snapshot::build_with(
+        config,
+        current.generation + 1,
+        current.upstreams.runtime.clone(),
+    )
 }

@@ -93,6 +93,8 @@ pub struct AccessLog {
     pub status: u16,
     /// Gateway response type when the gateway answered itself.
     pub error: Option<&'static str>,
+    /// Which side failed, when the gateway answered itself.
+    pub side: Option<crate::error::Side>,
     /// Response body bytes sent.
     pub bytes_out: u64,
     /// Request start.
@@ -129,6 +131,15 @@ pub struct MetricHandles {
     bytes_out: prometheus_client::metrics::counter::Counter,
 }
 
+impl crate::body::Outcome for AccessLog {
+    fn finish(mut self: Box<Self>, bytes: u64, cut: Option<&'static str>) {
+        self.bytes_out = bytes;
+        self.aborted = cut.is_some();
+        self.cut = cut;
+        self.emit();
+    }
+}
+
 impl AccessLog {
     /// Write the line, and count the request in the metrics.
     pub fn emit(&self) {
@@ -151,6 +162,7 @@ impl AccessLog {
             upstream = self.upstream.as_ref().map_or("", |a| a.as_str()),
             status = self.status,
             error = self.error.unwrap_or(""),
+            side = self.side.map_or("", crate::error::Side::as_str),
             bytes = self.bytes_out,
             bytes_in = self.body.bytes(),
             latency_us = self.start.elapsed().as_micros() as u64,

@@ -41,6 +41,8 @@ pub const DEFAULT_INTEGRATION_TIMEOUT: Duration = Duration::from_millis(29_000);
 pub const MAX_DURATION_MS: u64 = 30 * 24 * 3600 * 1000;
 /// Largest `max_connections` accepted, per listener or per target.
 pub const MAX_CONNECTIONS_LIMIT: u64 = 1_000_000;
+/// Default admin endpoint address when `[admin]` has no `listen`: loopback only.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9901";
 /// Default longest request target (path and query): API Gateway's Regional limit.
 pub const DEFAULT_MAX_URI_BYTES: usize = 10_240;
 

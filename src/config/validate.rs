@@ -49,7 +49,7 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         let listen = a
             .listen
             .clone()
-            .unwrap_or_else(|| crate::admin::DEFAULT_ADMIN_LISTEN.to_owned());
+            .unwrap_or_else(|| super::DEFAULT_ADMIN_LISTEN.to_owned());
         match listen.parse::<SocketAddr>() {
             Ok(addr) => {
                 if domains.iter().any(|d| d.listen == addr && addr.port() != 0) {

@@ -1,6 +1,7 @@
 //! All rustls code: per-domain server configurations that require and verify client
 //! certificates, and the verified identity of a connection.
 
+pub mod client;
 pub mod files;
 pub mod hints;
 pub mod identity;

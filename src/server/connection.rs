@@ -1,0 +1,262 @@
+//! The life of one verified connection: hyper serves HTTP/1.1 or HTTP/2 behind the framing
+//! guard, while this loop closes it when the idle timeout, `max_connection_age` or the drain
+//! says so (with a bounded grace), or at once when the client stops taking its responses.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::handshake::Accepted;
+use super::{CLOSE_GRACE, HEAD_SLACK};
+use crate::body::Delivery;
+use crate::config::Limits;
+use crate::framing::FramingGuard;
+use crate::metrics::Metrics;
+use crate::service::{self, ConnContext};
+use crate::state::{SharedSnapshot, Snapshot};
+use crate::telemetry::InFlight;
+
+/// A connection's surroundings: who, where, under which snapshot, and the drain signal.
+pub(super) struct Connection {
+    pub(super) peer: SocketAddr,
+    pub(super) listener: SocketAddr,
+    pub(super) state: SharedSnapshot,
+    pub(super) snapshot: Arc<Snapshot>,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) stop: watch::Receiver<bool>,
+}
+
+/// What the connection's clocks decide on a tick.
+#[derive(Debug, PartialEq, Eq)]
+enum Tick {
+    Keep,
+    Idle,
+    ClientStalled,
+}
+
+/// The idle and stall clocks of one connection.
+struct Clocks {
+    idle: Duration,
+    response_idle: Duration,
+    is_h2: bool,
+    last_seen: u64,
+    quiet_since: Instant,
+    /// While a response waits on the client: since when, and the frame count then.
+    stalled: Option<(Instant, u64)>,
+}
+
+impl Clocks {
+    fn tick(
+        &mut self,
+        now: Instant,
+        activity: u64,
+        in_flight: &InFlight,
+        delivery: &Delivery,
+    ) -> Tick {
+        if self.client_stalled(now, delivery) {
+            return Tick::ClientStalled;
+        }
+        // On HTTP/2 only requests count: PINGs and other control frames move bytes too.
+        let seen = if self.is_h2 {
+            in_flight.started()
+        } else {
+            activity
+        };
+        if seen != self.last_seen || in_flight.get() > 0 {
+            self.last_seen = seen;
+            self.quiet_since = now;
+        } else if now - self.quiet_since >= self.idle {
+            return Tick::Idle;
+        }
+        Tick::Keep
+    }
+
+    /// Whether a response has waited on the client, with no frame handed on, for too long.
+    fn client_stalled(&mut self, now: Instant, delivery: &Delivery) -> bool {
+        if !delivery.waiting_on_client() {
+            self.stalled = None;
+            return false;
+        }
+        let frames = delivery.frames();
+        match self.stalled {
+            Some((since, seen)) if seen == frames => now - since >= self.response_idle,
+            _ => {
+                self.stalled = Some((now, frames));
+                false
+            }
+        }
+    }
+}
+
+impl Connection {
+    /// Serve `accepted` until it ends or is closed.
+    pub(super) async fn serve(mut self, accepted: Accepted) {
+        let limits = self.snapshot.config.limits.clone();
+        let in_flight = Arc::new(InFlight::default());
+        let delivery = Arc::new(Delivery::default());
+        let activity = Arc::new(AtomicU64::new(0));
+        let max_age = accepted.domain.max_connection_age;
+        let ctx = Arc::new(ConnContext {
+            state: self.state.clone(),
+            listener: self.listener,
+            snapshot: self.snapshot.clone(),
+            domain: accepted.domain,
+            identity: Arc::new(accepted.identity),
+            peer: self.peer,
+            forwarded_for: crate::forward::forwarded_for(self.peer),
+            in_flight: in_flight.clone(),
+            delivery: delivery.clone(),
+            metrics: self.metrics.clone(),
+            metric_cache: Arc::default(),
+        });
+        self.metrics.open_connections.inc();
+        let _open = OpenGuard(self.metrics.clone());
+        let svc = service_fn(move |req| service::handle(req, ctx.clone()));
+        let is_h2 = accepted.tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        let io = TokioIo::new(FramingGuard::new(
+            accepted.tls,
+            limits.max_header_bytes + HEAD_SLACK,
+            !is_h2,
+            limits.header_read_timeout,
+            activity.clone(),
+        ));
+        let builder = http_builder(&limits);
+        let conn = builder.serve_connection(io, svc);
+        tokio::pin!(conn);
+
+        let mut clocks = Clocks {
+            idle: limits.idle_timeout,
+            response_idle: limits.response_idle_timeout,
+            is_h2,
+            last_seen: u64::MAX,
+            quiet_since: Instant::now(),
+            stalled: None,
+        };
+        let mut ticker =
+            tokio::time::interval(limits.idle_timeout.min(limits.response_idle_timeout) / 4);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let forever = Duration::from_secs(u32::MAX as u64);
+        let age_limit = tokio::time::sleep(max_age.unwrap_or(forever));
+        tokio::pin!(age_limit);
+        // Armed when closing starts: past it, a connection without requests in flight is
+        // closed, and past `shutdown_grace` one with requests too.
+        let close_by = tokio::time::sleep(forever);
+        tokio::pin!(close_by);
+        let mut closing = false;
+        let mut hard_close = Instant::now();
+        let peer = self.peer;
+        loop {
+            let was_closing = closing;
+            tokio::select! {
+                _ = &mut close_by, if closing => {
+                    if in_flight.get() == 0 || Instant::now() >= hard_close {
+                        tracing::debug!(client = %peer, "closing grace over; closing the socket");
+                        break;
+                    }
+                    close_by.as_mut().reset(Instant::now() + Duration::from_millis(250));
+                }
+                _ = &mut age_limit, if !closing && max_age.is_some() => {
+                    tracing::debug!(client = %peer, "max_connection_age reached; closing connection");
+                    closing = true;
+                }
+                res = conn.as_mut() => {
+                    if let Err(e) = res {
+                        tracing::debug!(client = %peer, error = %e, "connection ended with an error");
+                    }
+                    break;
+                }
+                _ = self.stop.changed(), if !closing => closing = true,
+                _ = ticker.tick(), if !closing => {
+                    let activity = activity.load(Ordering::Relaxed);
+                    match clocks.tick(Instant::now(), activity, &in_flight, &delivery) {
+                        Tick::Keep => {}
+                        Tick::Idle => {
+                            tracing::debug!(client = %peer, "idle timeout; closing connection");
+                            closing = true;
+                        }
+                        Tick::ClientStalled => {
+                            tracing::warn!(client = %peer, timeout = ?clocks.response_idle, "client took no response bytes; closing connection");
+                            delivery.cut_stalled_client();
+                            break;
+                        }
+                    }
+                }
+            }
+            if closing && !was_closing {
+                conn.as_mut().graceful_shutdown();
+                let now = Instant::now();
+                close_by.as_mut().reset(now + CLOSE_GRACE);
+                hard_close = now + CLOSE_GRACE.max(limits.shutdown_grace);
+            }
+        }
+    }
+}
+
+/// Decrements the open-connection gauge when a connection ends.
+struct OpenGuard(Arc<Metrics>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.open_connections.dec();
+    }
+}
+
+fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
+    let mut b = auto::Builder::new(TokioExecutor::new());
+    b.http1()
+        .timer(TokioTimer::new())
+        // The head timeout is the framing guard's: hyper's would also cut idle keep-alive.
+        .header_read_timeout(None)
+        .max_buf_size((limits.max_header_bytes + HEAD_SLACK).max(8192))
+        .keep_alive(true);
+    b.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size((limits.max_header_bytes + HEAD_SLACK) as u32)
+        .max_concurrent_streams(256);
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clocks(is_h2: bool, start: Instant) -> Clocks {
+        Clocks {
+            idle: Duration::from_secs(4),
+            response_idle: Duration::from_secs(2),
+            is_h2,
+            last_seen: u64::MAX,
+            quiet_since: start,
+            stalled: None,
+        }
+    }
+
+    #[test]
+    fn quiet_connection_goes_idle_after_the_idle_timeout() {
+        let t0 = Instant::now();
+        let mut c = clocks(false, t0);
+        let (f, d) = (InFlight::default(), Delivery::default());
+        assert_eq!(c.tick(t0, 7, &f, &d), Tick::Keep);
+        assert_eq!(c.tick(t0 + Duration::from_secs(3), 7, &f, &d), Tick::Keep);
+        // Bytes moved: the clock starts again.
+        assert_eq!(c.tick(t0 + Duration::from_secs(3), 8, &f, &d), Tick::Keep);
+        assert_eq!(c.tick(t0 + Duration::from_secs(6), 8, &f, &d), Tick::Keep);
+        assert_eq!(c.tick(t0 + Duration::from_secs(7), 8, &f, &d), Tick::Idle);
+    }
+
+    #[test]
+    fn on_h2_bytes_alone_are_not_activity() {
+        let t0 = Instant::now();
+        let mut c = clocks(true, t0);
+        let (f, d) = (InFlight::default(), Delivery::default());
+        assert_eq!(c.tick(t0, 1, &f, &d), Tick::Keep);
+        assert_eq!(c.tick(t0 + Duration::from_secs(5), 999, &f, &d), Tick::Idle);
+    }
+}

@@ -1,0 +1,108 @@
+//! TLS towards upstreams: the rustls client configuration of a pool (its CA or the system's,
+//! and the client certificate it presents), and the connector the pooled HTTP client dials with.
+
+use std::path::Path;
+
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use rustls::{ClientConfig, RootCertStore};
+
+use super::files::{load_cert_chain, load_private_key, load_truststore};
+
+/// The system's CA certificates, read at most once per configuration build.
+pub type SystemRoots = std::cell::OnceCell<RootCertStore>;
+
+/// A client configuration error: the config key it concerns and why.
+pub type ClientConfigError = (&'static str, String);
+
+/// The client configuration of a pool: trust `ca` (else the system's roots) and present the
+/// `(certificate, key)` pair when given.
+pub fn client_config(
+    ca: Option<&Path>,
+    client_auth: Option<(&Path, &Path)>,
+    system: &SystemRoots,
+) -> Result<ClientConfig, ClientConfigError> {
+    let roots = match ca {
+        None => system_roots(system).clone(),
+        Some(path) => {
+            let ts = load_truststore(path).map_err(|e| ("tls.ca", e))?;
+            let mut roots = RootCertStore::empty();
+            for cert in ts.certs {
+                roots.add(cert).map_err(|e| {
+                    (
+                        "tls.ca",
+                        format!("{}: unusable CA certificate: {e}", path.display()),
+                    )
+                })?;
+            }
+            roots
+        }
+    };
+    with_client_auth(roots, client_auth)
+}
+
+/// The configuration for integrations that name a host directly: the system's roots, or no
+/// roots at all if even that cannot be built (every HTTPS handshake then fails, named).
+pub fn direct_config(system: &SystemRoots) -> ClientConfig {
+    with_client_auth(system_roots(system).clone(), None)
+        .unwrap_or_else(|_| plain(RootCertStore::empty()))
+}
+
+/// The connector the pooled client dials with: `http` for TCP, TLS with `tls` for `https://`,
+/// verifying `server_name` instead of the target host when set.
+pub fn connector(
+    http: HttpConnector,
+    tls: ClientConfig,
+    server_name: Option<String>,
+) -> HttpsConnector<HttpConnector> {
+    let builder = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http();
+    let builder = match server_name.and_then(|n| rustls_pki_types::ServerName::try_from(n).ok()) {
+        Some(name) => {
+            builder.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name))
+        }
+        None => builder,
+    };
+    builder.enable_http1().wrap_connector(http)
+}
+
+fn system_roots(system: &SystemRoots) -> &RootCertStore {
+    system.get_or_init(|| {
+        let mut roots = RootCertStore::empty();
+        for cert in rustls_native_certs::load_native_certs().certs {
+            let _ = roots.add(cert);
+        }
+        roots
+    })
+}
+
+fn plain(roots: RootCertStore) -> ClientConfig {
+    ClientConfig::builder_with_provider(super::provider())
+        .with_safe_default_protocol_versions()
+        .expect("the aws-lc-rs provider supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+fn with_client_auth(
+    roots: RootCertStore,
+    client_auth: Option<(&Path, &Path)>,
+) -> Result<ClientConfig, ClientConfigError> {
+    let Some((cert, key)) = client_auth else {
+        return Ok(plain(roots));
+    };
+    let chain = load_cert_chain(cert).map_err(|e| ("tls.client_certificate", e))?;
+    let key_der = load_private_key(key).map_err(|e| ("tls.client_key", e))?;
+    ClientConfig::builder_with_provider(super::provider())
+        .with_safe_default_protocol_versions()
+        .expect("the aws-lc-rs provider supports the default TLS versions")
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key_der)
+        .map_err(|e| {
+            (
+                "tls.client_key",
+                format!("{} does not fit {}: {e}", key.display(), cert.display()),
+            )
+        })
+}

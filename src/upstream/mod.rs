@@ -1,0 +1,174 @@
+//! Upstream pools: the NLB + VPC link role. Round-robin or least-requests over targets labelled
+//! by zone, active health checks and passive ejection, failing open when every target is down
+//! (as an NLB does), over pooled keep-alive connections (hyper-util's client).
+
+mod health;
+mod pool;
+mod send;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::time::Duration;
+
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+use crate::body::RequestBody;
+use crate::config::{Config, ErrorSink, IntegrationTarget, Scheme, Upstream};
+use crate::tls::client::{SystemRoots, client_config, connector, direct_config};
+
+pub use pool::{
+    Lease, PASSIVE_5XX_BURST, PASSIVE_EJECTION, Pool, PoolRuntime, Target, TargetState,
+};
+pub use send::{Answer, Destination, SendError, send};
+
+/// How long to wait for a TCP connection to an upstream.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle pooled connections kept per target.
+pub const POOL_MAX_IDLE_PER_TARGET: usize = 512;
+
+/// The pooled HTTP client used towards upstreams.
+pub type HttpClient = Client<HttpsConnector<HttpConnector>, RequestBody>;
+
+/// Every pool, plus the client for integrations that name a host directly.
+#[derive(Debug)]
+pub struct Upstreams {
+    pools: HashMap<String, Arc<Pool>>,
+    /// Client for direct `host:port` integrations (system roots for HTTPS).
+    pub direct: HttpClient,
+    /// The targets' runtime state, handed on to the next snapshot's pools.
+    pub runtime: Arc<PoolRuntime>,
+}
+
+impl Upstreams {
+    /// The pool called `name`.
+    pub fn pool(&self, name: &str) -> Option<&Arc<Pool>> {
+        self.pools.get(name)
+    }
+
+    /// Every pool, by name.
+    pub fn pools(&self) -> impl Iterator<Item = (&String, &Arc<Pool>)> {
+        self.pools.iter()
+    }
+
+    /// Where an integration's requests go.
+    pub fn destination<'a>(&'a self, target: &'a IntegrationTarget) -> Option<Destination<'a>> {
+        match target {
+            IntegrationTarget::Pool(name) => self.pools.get(name).map(Destination::Pool),
+            IntegrationTarget::Direct(a) => Some(Destination::Direct(&self.direct, a)),
+        }
+    }
+
+    /// Build every pool of `config`, its targets sharing `runtime`'s state with the pools of
+    /// earlier snapshots; unreadable TLS files go to `sink`. Health checks start when
+    /// [`Upstreams::start_health_checks`] is called and stop when the pool is dropped.
+    pub fn build(config: &Config, runtime: Arc<PoolRuntime>, sink: &mut ErrorSink) -> Upstreams {
+        let https_pools: std::collections::BTreeSet<&str> = config
+            .apis
+            .values()
+            .flat_map(|a| a.stages.values())
+            .flat_map(|s| s.integrations.iter())
+            .filter(|i| i.scheme == Scheme::Https)
+            .filter_map(|i| match &i.target {
+                IntegrationTarget::Pool(p) => Some(p.as_str()),
+                IntegrationTarget::Direct(_) => None,
+            })
+            .collect();
+        let system = SystemRoots::new();
+        let max_head = config.limits.max_response_header_bytes;
+        let mut pools = HashMap::new();
+        for (name, up) in &config.upstreams {
+            let https = https_pools.contains(name.as_str());
+            match build_pool(name, up, https, &runtime, &system, max_head) {
+                Ok(pool) => {
+                    pools.insert(name.clone(), Arc::new(pool));
+                }
+                Err((field, e)) => sink.push(format!("upstream.{name}.{field}"), e),
+            }
+        }
+        let direct = client(
+            direct_config(&system),
+            None,
+            crate::config::DEFAULT_UPSTREAM_IDLE_TIMEOUT,
+            max_head,
+        );
+        Upstreams {
+            pools,
+            direct,
+            runtime,
+        }
+    }
+
+    /// Start the active health checks of every pool that has them.
+    pub fn start_health_checks(&self, config: &Config) {
+        for (name, up) in &config.upstreams {
+            if let (Some(hc), Some(pool)) = (&up.health_check, self.pools.get(name)) {
+                for i in 0..pool.targets.len() {
+                    tokio::spawn(health::health_loop(Arc::downgrade(pool), i, hc.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn build_pool(
+    name: &str,
+    up: &Upstream,
+    https: bool,
+    runtime: &PoolRuntime,
+    system: &SystemRoots,
+    max_head: usize,
+) -> Result<Pool, (&'static str, String)> {
+    let client_auth = up
+        .tls_client_certificate
+        .as_deref()
+        .zip(up.tls_client_key.as_deref());
+    let tls = client_config(up.tls_ca.as_deref(), client_auth, system)?;
+    let shared = Arc::new(tls.clone());
+    Ok(Pool {
+        name: name.into(),
+        targets: up
+            .targets
+            .iter()
+            .map(|t| Target {
+                authority: t.authority.clone(),
+                host: http::HeaderValue::from_str(t.authority.as_str())
+                    .unwrap_or(http::HeaderValue::from_static("invalid")),
+                zone: t.zone.as_str().into(),
+                state: runtime.target(name, &t.authority),
+            })
+            .collect(),
+        next: AtomicUsize::new(0),
+        balancing: up.load_balancing,
+        max_in_flight: up.max_connections,
+        retries: up.retries,
+        client: client(tls, up.tls_server_name.clone(), up.idle_timeout, max_head),
+        tls: shared,
+        server_name: up.tls_server_name.clone(),
+        https,
+    })
+}
+
+fn client(
+    tls: rustls::ClientConfig,
+    server_name: Option<String>,
+    idle: Duration,
+    max_head: usize,
+) -> HttpClient {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .timer(TokioTimer::new())
+        .pool_idle_timeout(idle)
+        // A response head over the limit fails to parse: a 502, never relayed.
+        .http1_max_buf_size(max_head.max(8192))
+        .pool_max_idle_per_host(POOL_MAX_IDLE_PER_TARGET)
+        .set_host(false)
+        .build(connector(http, tls, server_name))
+}

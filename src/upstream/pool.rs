@@ -1,0 +1,260 @@
+//! A pool of targets and what the gateway learns about them while it runs: health, ejections,
+//! in-flight counts. That runtime state lives beside the configuration, keyed by pool name and
+//! target address, so a reload keeps it for targets that stay.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use http::uri::Authority;
+use rustls::ClientConfig;
+
+use super::HttpClient;
+use crate::config::LoadBalancing;
+
+/// How long a target that refused a connection is skipped.
+pub const PASSIVE_EJECTION: Duration = Duration::from_secs(10);
+/// Consecutive 5xx responses that eject a target passively.
+pub const PASSIVE_5XX_BURST: u32 = 5;
+
+/// What the gateway has learnt about one target; shared by every snapshot that has the target.
+#[derive(Debug)]
+pub struct TargetState {
+    /// Skip until this many milliseconds after the process epoch; 0 when not ejected.
+    ejected_until_ms: AtomicU64,
+    /// Active health verdict (true until a health check says otherwise).
+    healthy: AtomicBool,
+    /// Requests in flight.
+    in_flight: AtomicUsize,
+    /// Consecutive 5xx responses.
+    errors_5xx: AtomicU32,
+}
+
+impl Default for TargetState {
+    fn default() -> Self {
+        TargetState {
+            ejected_until_ms: AtomicU64::new(0),
+            healthy: AtomicBool::new(true),
+            in_flight: AtomicUsize::new(0),
+            errors_5xx: AtomicU32::new(0),
+        }
+    }
+}
+
+/// Every target's runtime state, by (pool name, target address): lives as long as a snapshot
+/// uses the target, so the snapshot a reload builds finds what the current one learnt.
+#[derive(Debug, Default)]
+pub struct PoolRuntime {
+    targets: Mutex<HashMap<(String, String), Weak<TargetState>>>,
+}
+
+impl PoolRuntime {
+    /// The state of `target` in pool `pool`: the one already in use, or a fresh one.
+    pub fn target(&self, pool: &str, target: &Authority) -> Arc<TargetState> {
+        let mut map = self.targets.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (pool.to_owned(), target.as_str().to_owned());
+        if let Some(state) = map.get(&key).and_then(Weak::upgrade) {
+            return state;
+        }
+        // Targets no snapshot uses any more are forgotten.
+        map.retain(|_, w| w.strong_count() > 0);
+        let state = Arc::new(TargetState::default());
+        map.insert(key, Arc::downgrade(&state));
+        state
+    }
+}
+
+/// One target of a pool, with its health and load.
+#[derive(Debug)]
+pub struct Target {
+    /// `host:port`.
+    pub authority: Authority,
+    /// The same, ready to send as the `Host` header.
+    pub host: http::HeaderValue,
+    /// Zone label, empty if none.
+    pub zone: Arc<str>,
+    /// What the gateway has learnt about it, kept across reloads.
+    pub(super) state: Arc<TargetState>,
+}
+
+impl Target {
+    /// Whether the target may be picked now (healthy and not ejected).
+    pub fn available(&self, now: u64) -> bool {
+        self.is_healthy() && self.state.ejected_until_ms.load(Ordering::Relaxed) <= now
+    }
+
+    /// The active health verdict.
+    pub fn is_healthy(&self) -> bool {
+        self.state.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Record the active health verdict; true when it changed.
+    pub(super) fn set_healthy(&self, healthy: bool) -> bool {
+        self.state.healthy.swap(healthy, Ordering::Relaxed) != healthy
+    }
+
+    fn in_flight(&self) -> usize {
+        self.state.in_flight.load(Ordering::Relaxed)
+    }
+}
+
+/// A named pool of targets sharing one client.
+#[derive(Debug)]
+pub struct Pool {
+    /// Pool name.
+    pub name: Arc<str>,
+    /// Targets in configuration order.
+    pub targets: Vec<Target>,
+    pub(super) next: AtomicUsize,
+    pub(super) balancing: LoadBalancing,
+    pub(super) max_in_flight: Option<usize>,
+    /// Retries of idempotent requests after a connect failure.
+    pub retries: u32,
+    /// Client with this pool's TLS settings.
+    pub client: HttpClient,
+    /// This pool's TLS client configuration (for `check --probe`).
+    pub tls: Arc<ClientConfig>,
+    /// Name verified in upstream certificates instead of the target host, if set.
+    pub server_name: Option<String>,
+    /// Whether integrations reach this pool over `https://` (health checks and probes use TLS).
+    pub https: bool,
+}
+
+/// A target reserved for one request; releases its in-flight slot when dropped.
+#[derive(Debug)]
+pub struct Lease {
+    pool: Arc<Pool>,
+    /// Index of the target in its pool.
+    pub index: usize,
+}
+
+impl Lease {
+    /// The leased target.
+    pub fn target(&self) -> &Target {
+        &self.pool.targets[self.index]
+    }
+
+    /// The pool it belongs to.
+    pub fn pool(&self) -> &Arc<Pool> {
+        &self.pool
+    }
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.target()
+            .state
+            .in_flight
+            .fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn epoch() -> Instant {
+    static EPOCH: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_ms() -> u64 {
+    epoch().elapsed().as_millis() as u64 + 1
+}
+
+impl Pool {
+    /// Reserve a target: available ones first (round-robin or fewest in flight), failing open
+    /// to every target when none is available; `None` when every target is at its limit.
+    /// `exclude` skips a target already tried for this request.
+    pub fn pick(self: &Arc<Self>, exclude: Option<usize>) -> Option<Lease> {
+        let n = self.targets.len();
+        let now = now_ms();
+        let under_limit = |t: &Target| self.max_in_flight.is_none_or(|m| t.in_flight() < m);
+        let candidates = |require_available: bool| {
+            (0..n).filter(move |&i| {
+                Some(i) != exclude && (!require_available || self.targets[i].available(now))
+            })
+        };
+        // One step of the rotation per request, shared by both passes below.
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let choose = |require_available: bool| -> Option<usize> {
+            match self.balancing {
+                LoadBalancing::RoundRobin => (0..n).map(|k| (start + k) % n).find(|&i| {
+                    candidates(require_available).any(|c| c == i) && under_limit(&self.targets[i])
+                }),
+                LoadBalancing::LeastRequests => {
+                    candidates(require_available)
+                        .filter(|&i| under_limit(&self.targets[i]))
+                        // Ties go round-robin, so equal targets share the load.
+                        .min_by_key(|&i| (self.targets[i].in_flight(), (i + n - start % n) % n))
+                }
+            }
+        };
+        // Every target down: fail open to all of them, as an NLB does.
+        let index = choose(true).or_else(|| choose(false))?;
+        self.targets[index]
+            .state
+            .in_flight
+            .fetch_add(1, Ordering::Relaxed);
+        Some(Lease {
+            pool: self.clone(),
+            index,
+        })
+    }
+
+    /// Record that target `i` refused or could not be reached.
+    pub fn eject(&self, i: usize) {
+        let until = now_ms() + PASSIVE_EJECTION.as_millis() as u64;
+        self.targets[i]
+            .state
+            .ejected_until_ms
+            .store(until, Ordering::Relaxed);
+        tracing::warn!(pool = %self.name, target = %self.targets[i].authority, "target ejected after a connection failure");
+    }
+
+    /// Record the status target `i` answered with: a burst of 5xx ejects it.
+    pub fn answered(&self, i: usize, status: u16) {
+        let t = &self.targets[i];
+        let s = &t.state;
+        if status >= 500 {
+            let n = s.errors_5xx.fetch_add(1, Ordering::Relaxed) + 1;
+            if n >= PASSIVE_5XX_BURST {
+                s.errors_5xx.store(0, Ordering::Relaxed);
+                let until = now_ms() + PASSIVE_EJECTION.as_millis() as u64;
+                s.ejected_until_ms.store(until, Ordering::Relaxed);
+                tracing::warn!(pool = %self.name, target = %t.authority, "target ejected after {n} consecutive 5xx responses");
+            }
+        } else {
+            if s.errors_5xx.load(Ordering::Relaxed) != 0 {
+                s.errors_5xx.store(0, Ordering::Relaxed);
+            }
+            if s.ejected_until_ms.load(Ordering::Relaxed) != 0 {
+                s.ejected_until_ms.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_hands_the_same_state_to_a_target_that_stays() {
+        let rt = PoolRuntime::default();
+        let a: Authority = "10.0.0.1:80".parse().unwrap();
+        let first = rt.target("p", &a);
+        first.healthy.store(false, Ordering::Relaxed);
+        let again = rt.target("p", &a);
+        assert!(Arc::ptr_eq(&first, &again));
+        // Another pool with the same address is another target.
+        assert!(!Arc::ptr_eq(&first, &rt.target("q", &a)));
+    }
+
+    #[test]
+    fn runtime_forgets_targets_no_snapshot_uses() {
+        let rt = PoolRuntime::default();
+        let a: Authority = "10.0.0.1:80".parse().unwrap();
+        let first = rt.target("p", &a);
+        first.healthy.store(false, Ordering::Relaxed);
+        drop(first);
+        assert!(rt.target("p", &a).healthy.load(Ordering::Relaxed));
+    }
+}
