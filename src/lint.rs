@@ -16,6 +16,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
 use crate::tls::identity::{hex, rfc4514};
+use crate::tls::names::{bit_length, signature_name};
 
 /// Most CA certificates (root plus intermediates) one chain in a plain truststore may hold: root + 4 intermediates, beyond which verification gets slow and brittle.
 pub const MAX_CHAIN_DEPTH: usize = 5;
@@ -793,38 +794,6 @@ fn key_info(cert: &X509Certificate<'_>) -> KeyInfo {
                 bits: 0,
             }
         }
-    }
-}
-
-/// Bits in a big-endian unsigned integer, ignoring leading zero bytes.
-fn bit_length(be: &[u8]) -> usize {
-    let trimmed: &[u8] = match be.iter().position(|&b| b != 0) {
-        Some(p) => &be[p..],
-        None => return 0,
-    };
-    trimmed.len() * 8 - trimmed[0].leading_zeros() as usize
-}
-
-/// The conventional name of a signature algorithm OID (the dotted OID if unknown).
-fn signature_name(oid: &str) -> &str {
-    match oid {
-        "1.2.840.113549.1.1.2" => "md2WithRSAEncryption",
-        "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
-        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
-        "1.2.840.113549.1.1.10" => "rsassaPss",
-        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
-        "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption",
-        "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption",
-        "1.2.840.113549.1.1.14" => "sha224WithRSAEncryption",
-        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
-        "1.2.840.10045.4.3.1" => "ecdsa-with-SHA224",
-        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
-        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
-        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
-        "1.2.840.10040.4.3" => "dsa-with-sha1",
-        "1.3.101.112" => "Ed25519",
-        "1.3.101.113" => "Ed448",
-        other => other,
     }
 }
 

@@ -120,6 +120,17 @@ pub fn load_crls(
                     path.display()
                 ));
             }
+            let several = found.len() > 1;
+            for (i, crl) in found.iter().enumerate() {
+                if let Some(problem) = crl_problem(crl) {
+                    let which = if several {
+                        format!(" (CRL {} of the file)", i + 1)
+                    } else {
+                        String::new()
+                    };
+                    return Err(format!("{}{which}: {problem}", path.display()));
+                }
+            }
             crls.extend(found);
         } else {
             if x509_parser::revocation_list::CertificateRevocationList::from_der(&data).is_err() {
@@ -128,8 +139,30 @@ pub fn load_crls(
                     path.display()
                 ));
             }
+            if let Some(problem) = crl_problem(&data) {
+                return Err(format!("{}: {problem}", path.display()));
+            }
             crls.push(CertificateRevocationListDer::from(data));
         }
     }
     Ok(crls)
+}
+
+/// Why the client verifier could not use a CRL that parses: WebPKI requires the v2 extensions
+/// field (RFC 5280 5.2 makes the CRL Number and authority key identifier mandatory) and would
+/// otherwise refuse the whole verifier with a bare `ParseError`. A v2 CRL that has other
+/// extensions but no CRL Number is usable, and accepted.
+fn crl_problem(der: &[u8]) -> Option<String> {
+    use x509_parser::revocation_list::CertificateRevocationList;
+    let (_, crl) = CertificateRevocationList::from_der(der).ok()?;
+    if crl.crl_number().is_some() || !crl.extensions().is_empty() {
+        return None;
+    }
+    Some(
+        "CRL has no CRL Number extension (RFC 5280 5.2.3 requires one); it has no CRL \
+         extensions at all, which the verifier cannot use. Reissue it with a CRL number \
+         (openssl ca: set `crlnumber` to a serial file in the CA section; \
+         `portcullis pki revoke` always writes one)"
+            .into(),
+    )
 }

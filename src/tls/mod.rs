@@ -5,6 +5,7 @@ pub mod client;
 pub mod files;
 pub mod hints;
 pub mod identity;
+pub mod names;
 pub mod verifier;
 
 use std::sync::Arc;
@@ -67,6 +68,7 @@ pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<DomainTls>
     }
     let hints = hints::Hints::for_truststore(trust_certs.iter());
     let provider = provider();
+    let algorithms = provider.signature_verification_algorithms;
     let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .clear_root_hint_subjects()
         .add_root_hint_subjects(hints.subjects)
@@ -125,6 +127,7 @@ pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<DomainTls>
         chain_links,
         crls,
         domain.max_chain_depth,
+        algorithms,
     ));
     let mut config = match builder
         .with_client_cert_verifier(verifier.clone())

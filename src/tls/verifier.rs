@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use rustls::client::danger::HandshakeSignatureValid;
+use rustls::crypto::WebPkiSupportedAlgorithms;
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{
     CertificateError, DigitallySignedStruct, DistinguishedName, Error, OtherError, SignatureScheme,
@@ -13,6 +14,25 @@ use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
 use x509_parser::prelude::{CertificateRevocationList, FromDer, X509Certificate};
 
 use super::identity::rfc4514;
+use super::names::{
+    algorithm_id_name, bit_length, extension_name, key_name, key_type_name, signature_name,
+};
+
+/// Fewest and most bits of an RSA client key: the CertificateVerify signature of an RSA key is
+/// checked with aws-lc-rs' `RSA_*_2048_8192_*` algorithms, which refuse any other size.
+const RSA_CLIENT_KEY_BITS: std::ops::RangeInclusive<usize> = 2048..=8192;
+
+/// Certificate extensions WebPKI understands (id-ce 2.5.29.x arcs, and the SCT list); any
+/// other extension marked critical makes it refuse the certificate.
+const HANDLED_EXTENSIONS: &[&str] = &[
+    "2.5.29.15",
+    "2.5.29.17",
+    "2.5.29.19",
+    "2.5.29.30",
+    "2.5.29.31",
+    "2.5.29.37",
+    "1.3.6.1.4.1.11129.2.4.2",
+];
 
 /// Why a client certificate was refused, and whose it was.
 #[derive(Debug, Clone)]
@@ -48,17 +68,21 @@ pub struct ClientVerifier {
     link_names: Vec<(Vec<u8>, Vec<u8>)>,
     /// Most CA certificates allowed above the leaf, the anchor included.
     max_chain_depth: usize,
+    /// The signature algorithms the handshake verifies a client's CertificateVerify with.
+    algorithms: WebPkiSupportedAlgorithms,
 }
 
 impl ClientVerifier {
     /// Wrap `inner`, a verifier that requires a client certificate, built from the truststore
-    /// `trust` (anchors and intermediates alike), its `intermediates` and `crls`.
+    /// `trust` (anchors and intermediates alike), its `intermediates` and `crls`;
+    /// `algorithms` are those of the provider that verifies the client's handshake signature.
     pub fn new(
         inner: Arc<dyn ClientCertVerifier>,
         trust: &[CertificateDer<'_>],
         truststore_intermediates: Vec<CertificateDer<'static>>,
         crls: Vec<CertificateRevocationListDer<'static>>,
         max_chain_depth: usize,
+        algorithms: WebPkiSupportedAlgorithms,
     ) -> Self {
         let link_names: Vec<(Vec<u8>, Vec<u8>)> = truststore_intermediates
             .iter()
@@ -90,7 +114,70 @@ impl ClientVerifier {
             anchor_names,
             link_names,
             max_chain_depth,
+            algorithms,
         }
+    }
+
+    /// Why the handshake would refuse `leaf`'s key when it checks the client's CertificateVerify
+    /// signature: a key type no verification algorithm takes, or an RSA key of the wrong size.
+    /// Checked here so that `explain`, which sees no handshake, gives the same verdict.
+    fn client_key_refusal(&self, leaf: &X509Certificate<'_>) -> Option<String> {
+        let spki = leaf.public_key();
+        let name = key_name(spki);
+        let alg_id = spki_algorithm_id(spki.raw);
+        let usable = alg_id.is_some_and(|id| {
+            self.algorithms
+                .mapping
+                .iter()
+                .flat_map(|(_, algs)| algs.iter())
+                .any(|a| a.public_key_alg_id().as_ref() == id)
+        });
+        if !usable {
+            return Some(format!(
+                "client key is {name}, which the handshake cannot verify; accepted keys: {}",
+                self.accepted_key_types()
+            ));
+        }
+        if let Ok(x509_parser::public_key::PublicKey::RSA(rsa)) = spki.parsed() {
+            let bits = bit_length(rsa.modulus);
+            if bits < *RSA_CLIENT_KEY_BITS.start() {
+                return Some(format!(
+                    "client key is {name}; at least {} bits required",
+                    RSA_CLIENT_KEY_BITS.start()
+                ));
+            }
+            if bits > *RSA_CLIENT_KEY_BITS.end() {
+                return Some(format!(
+                    "client key is {name}; at most {} bits accepted",
+                    RSA_CLIENT_KEY_BITS.end()
+                ));
+            }
+        }
+        None
+    }
+
+    /// The key types the handshake can verify, in words, in the provider's order.
+    fn accepted_key_types(&self) -> String {
+        let mut names: Vec<String> = Vec::new();
+        for alg in self.algorithms.mapping.iter().flat_map(|(_, a)| a.iter()) {
+            let id = alg.public_key_alg_id();
+            let Some((oid, rest)) = der_oid(id.as_ref()) else {
+                continue;
+            };
+            let curve = der_oid(rest).map(|(c, _)| c);
+            let mut name = key_type_name(&oid, curve.as_deref());
+            if name == "RSA" {
+                name = format!(
+                    "RSA ({} to {} bits)",
+                    RSA_CLIENT_KEY_BITS.start(),
+                    RSA_CLIENT_KEY_BITS.end()
+                );
+            }
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names.join(", ")
     }
 
     /// CA certificates above `leaf` on its path to an anchor, following issuer names through
@@ -159,14 +246,20 @@ impl ClientVerifier {
             }
             Error::InvalidCertificate(CertificateError::Revoked) => self.revoked(leaf, links),
             Error::InvalidCertificate(
-                CertificateError::UnsupportedSignatureAlgorithmContext { .. }
-                | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. },
-            ) => {
-                let oid = &leaf.signature_algorithm.algorithm;
-                let name = x509_parser::objects::oid2sn(oid, x509_parser::objects::oid_registry())
-                    .map(str::to_owned)
-                    .unwrap_or_else(|_| oid.to_id_string());
-                format!("signature algorithm {name} is not accepted")
+                CertificateError::UnsupportedSignatureAlgorithmContext {
+                    signature_algorithm_id,
+                    ..
+                }
+                | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext {
+                    signature_algorithm_id,
+                    ..
+                },
+            ) => unsupported_signature(signature_algorithm_id, leaf, links),
+            // WebPKI's error reaches rustls as an opaque `Other`; its text is its variant name.
+            Error::InvalidCertificate(CertificateError::Other(OtherError(e)))
+                if e.to_string() == "UnsupportedCriticalExtension" =>
+            {
+                unhandled_critical_extension(leaf, links)
             }
             _ => describe(err, Some(leaf)),
         }
@@ -275,6 +368,99 @@ impl ClientVerifier {
             rfc4514(leaf.issuer())
         )
     }
+}
+
+/// The signature of a certificate in the chain uses an algorithm the verifier does not take:
+/// name the algorithm, and the certificate when one of the chain carries it.
+fn unsupported_signature(
+    alg_id: &[u8],
+    leaf: &X509Certificate<'_>,
+    links: &[CertificateDer<'_>],
+) -> String {
+    let name = algorithm_id_name(alg_id);
+    let chain: Vec<X509Certificate<'_>> = links
+        .iter()
+        .filter_map(|c| X509Certificate::from_der(c).ok().map(|(_, c)| c))
+        .collect();
+    let carrier = std::iter::once(leaf)
+        .chain(chain.iter())
+        .find(|c| signature_name(&c.signature_algorithm.algorithm.to_id_string()) == name);
+    match carrier {
+        Some(c) => format!(
+            "signature algorithm {name} is not accepted (on '{}', signed by '{}')",
+            rfc4514(c.subject()),
+            rfc4514(c.issuer())
+        ),
+        None => format!("signature algorithm {name} is not accepted"),
+    }
+}
+
+/// WebPKI refused a critical extension it does not handle: find it in the leaf or the chain.
+fn unhandled_critical_extension(
+    leaf: &X509Certificate<'_>,
+    links: &[CertificateDer<'_>],
+) -> String {
+    let chain: Vec<X509Certificate<'_>> = links
+        .iter()
+        .filter_map(|c| X509Certificate::from_der(c).ok().map(|(_, c)| c))
+        .collect();
+    for cert in std::iter::once(leaf).chain(chain.iter()) {
+        let unhandled = cert
+            .extensions()
+            .iter()
+            .find(|e| e.critical && !HANDLED_EXTENSIONS.contains(&e.oid.to_id_string().as_str()));
+        if let Some(ext) = unhandled {
+            let whose = if std::ptr::eq(cert, leaf) {
+                format!("'{}'", rfc4514(cert.subject()))
+            } else {
+                format!("intermediate '{}'", rfc4514(cert.subject()))
+            };
+            return format!(
+                "unhandled critical extension {} in {whose}",
+                extension_name(&ext.oid)
+            );
+        }
+    }
+    "a certificate of the chain has a critical extension this gateway does not handle".into()
+}
+
+/// The content of the AlgorithmIdentifier of a DER SubjectPublicKeyInfo (the OID and any
+/// parameters), as WebPKI compares it with a verification algorithm's public key identifier.
+fn spki_algorithm_id(spki: &[u8]) -> Option<&[u8]> {
+    let (tag, body, _) = der_tlv(spki)?;
+    if tag != 0x30 {
+        return None;
+    }
+    let (tag, alg_id, _) = der_tlv(body)?;
+    (tag == 0x30).then_some(alg_id)
+}
+
+/// One DER tag-length-value: (tag, value, what follows).
+fn der_tlv(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (&tag, rest) = der.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        (len, &rest[n..])
+    };
+    (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
+}
+
+/// A DER OBJECT IDENTIFIER at the start of `der`, dotted, and what follows it.
+fn der_oid(der: &[u8]) -> Option<(String, &[u8])> {
+    let (tag, value, rest) = der_tlv(der)?;
+    (tag == 0x06).then(|| {
+        let oid = x509_parser::asn1_rs::Oid::new(std::borrow::Cow::Borrowed(value));
+        (oid.to_id_string(), rest)
+    })
 }
 
 /// (subject, issuer) raw DER names of a certificate.
@@ -417,6 +603,9 @@ impl ClientCertVerifier for ClientVerifier {
                                 self.max_chain_depth
                             ),
                         ));
+                    }
+                    if let Some(reason) = self.client_key_refusal(c) {
+                        return Err(refuse(subject, reason));
                     }
                     Ok(v)
                 }
