@@ -3,9 +3,9 @@
 # Run:    docker run -p 8443:8443 -v "$PWD/config:/etc/portcullis/config:ro" \
 #           -v "$PWD/certs:/etc/portcullis/certs:ro" portcullis
 
-FROM rust:1-bookworm AS build
+FROM rust:1.95-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock rust-toolchain.toml ./
 COPY src ./src
 COPY benches ./benches
 COPY config ./config

@@ -112,7 +112,7 @@ enum PkiCommand {
         levels: u8,
         /// Key algorithm.
         #[arg(long, value_enum, default_value = "ec-p256")]
-        key: portcullis::pki::KeyKind,
+        key: portcullis::tools::pki::KeyKind,
         /// Root CA common name.
         #[arg(long, default_value = "Portcullis Root CA")]
         cn: String,
@@ -192,7 +192,7 @@ enum IssueKind {
 }
 
 fn pki(cmd: PkiCommand) -> anyhow::Result<()> {
-    use portcullis::pki;
+    use portcullis::tools::pki;
     let print = |files: &[PathBuf]| {
         for f in files {
             println!("wrote {}", f.display());
@@ -293,8 +293,11 @@ fn main() -> ExitCode {
         Command::Truststore {
             command: TruststoreCommand::Lint { file, aws, json },
         } => {
-            let report =
-                portcullis::lint::lint_truststore(&file, aws, time::OffsetDateTime::now_utc());
+            let report = portcullis::tools::lint::lint_truststore(
+                &file,
+                aws,
+                time::OffsetDateTime::now_utc(),
+            );
             if json {
                 println!("{}", report.to_json());
             } else {
@@ -310,8 +313,8 @@ fn main() -> ExitCode {
             at,
             json,
         } => {
-            let run = portcullis::explain::parse_time(at.as_deref()).and_then(|at| {
-                portcullis::explain::explain(&config, &domain, &client, chain.as_deref(), at)
+            let run = portcullis::tools::explain::parse_time(at.as_deref()).and_then(|at| {
+                portcullis::tools::explain::explain(&config, &domain, &client, chain.as_deref(), at)
             });
             return match run {
                 Ok(e) => {
@@ -414,9 +417,9 @@ fn probe_targets(snapshot: &Snapshot) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let probes = rt.block_on(portcullis::probe::probe_all(
+    let probes = rt.block_on(portcullis::tools::probe::probe_all(
         snapshot,
-        portcullis::probe::PROBE_TIMEOUT,
+        portcullis::tools::probe::PROBE_TIMEOUT,
     ));
     let mut bad = 0;
     for p in &probes {
@@ -426,7 +429,7 @@ fn probe_targets(snapshot: &Snapshot) -> ExitCode {
             "{:<20} {:<24} zone {:<10} {proto}  {}",
             p.pool, p.target, zone, p.outcome
         );
-        if p.outcome != portcullis::probe::Outcome::Reachable {
+        if p.outcome != portcullis::tools::probe::Outcome::Reachable {
             bad += 1;
         }
     }
@@ -477,18 +480,18 @@ async fn run(snapshot: Snapshot, reload_from: Option<PathBuf>) -> anyhow::Result
 }
 
 async fn demo(certs: PathBuf) -> anyhow::Result<()> {
-    let written = portcullis::pki::ensure_dev_pki(&certs)?;
+    let written = portcullis::tools::pki::ensure_dev_pki(&certs)?;
     for f in &written {
         println!("wrote {}", f.display());
     }
-    let (listener, addr) = portcullis::demo::bind_sample_service().await?;
-    tokio::spawn(portcullis::demo::run_sample_service(listener));
+    let (listener, addr) = portcullis::tools::demo::bind_sample_service().await?;
+    tokio::spawn(portcullis::tools::demo::run_sample_service(listener));
     tracing::info!(listen = %addr, "sample on-prem inventory service started");
     let path = PathBuf::from("config/demo.toml");
     let config = if path.exists() {
         portcullis::config::load(&path)
     } else {
-        portcullis::config::parse(&path, portcullis::demo::EMBEDDED_DEMO_CONFIG)
+        portcullis::config::parse(&path, portcullis::tools::demo::EMBEDDED_DEMO_CONFIG)
     };
     let built = config.and_then(|c| Snapshot::build(c, 1));
     let (snapshot, warnings) = match built {

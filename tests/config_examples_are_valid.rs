@@ -35,8 +35,8 @@ fn demo_config_is_valid_apart_from_generated_files() {
 fn demo_config_builds_with_a_generated_dev_pki() {
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().join("certs");
-    let written = portcullis::pki::ensure_dev_pki(&certs).unwrap();
-    for f in portcullis::pki::DEMO_FILES {
+    let written = portcullis::tools::pki::ensure_dev_pki(&certs).unwrap();
+    for f in portcullis::tools::pki::DEMO_FILES {
         assert!(certs.join(f).exists(), "demo PKI lacks {f}");
         if f != "pki.toml" {
             assert!(
@@ -53,7 +53,11 @@ fn demo_config_builds_with_a_generated_dev_pki() {
     assert!(warnings.is_empty(), "{warnings:?}");
     assert_eq!(snapshot.listeners.len(), 1);
     // A second run keeps the existing PKI.
-    assert!(portcullis::pki::ensure_dev_pki(&certs).unwrap().is_empty());
+    assert!(
+        portcullis::tools::pki::ensure_dev_pki(&certs)
+            .unwrap()
+            .is_empty()
+    );
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

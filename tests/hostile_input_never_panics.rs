@@ -119,7 +119,7 @@ proptest! {
         let _ = portcullis::tls::files::load_cert_chain(&path);
         let _ = portcullis::tls::files::load_private_key(&path);
         let _ = portcullis::tls::files::load_crls(std::slice::from_ref(&path));
-        let _ = portcullis::lint::lint_bytes(&path, &contents, true, time::OffsetDateTime::now_utc());
+        let _ = portcullis::tools::lint::lint_bytes(&path, &contents, true, time::OffsetDateTime::now_utc());
     }
 
     #[test]

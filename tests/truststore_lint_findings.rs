@@ -1,10 +1,10 @@
-//! `portcullis::lint` on real bundles built with rcgen: every finding is reported with its code,
+//! `portcullis::tools::lint` on real bundles built with rcgen: every finding is reported with its code,
 //! severity and a message naming the certificate (or PEM block); a clean bundle has no findings
 //! and exit code 0; the table, JSON and log-line renderings carry the rows.
 
 use std::path::Path;
 
-use portcullis::lint::{
+use portcullis::tools::lint::{
     AWS_MAX_BYTES, AWS_MAX_CERTIFICATES, Finding, LintReport, Severity, lint_bytes, lint_truststore,
 };
 use rcgen::{

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 /// The whole file as written.
 #[derive(Debug, Deserialize)]
-pub struct RawConfig {
+pub(crate) struct RawConfig {
     /// `[limits]`: request and connection bounds.
     #[serde(default)]
     pub limits: RawLimits,
@@ -29,7 +29,7 @@ pub struct RawConfig {
 
 /// `[forwarding]` as written.
 #[derive(Debug, Deserialize)]
-pub struct RawForwarding {
+pub(crate) struct RawForwarding {
     /// Header names removed from every request; `*` at the end matches a prefix.
     pub strip_headers: Option<Vec<String>>,
     /// Remove header names that contain `_` (default true).
@@ -38,14 +38,14 @@ pub struct RawForwarding {
 
 /// `[admin]` as written.
 #[derive(Debug, Deserialize)]
-pub struct RawAdmin {
+pub(crate) struct RawAdmin {
     /// Listen address (default 127.0.0.1:9901).
     pub listen: Option<String>,
 }
 
 /// `[limits]` as written; every field optional.
 #[derive(Debug, Default, Deserialize)]
-pub struct RawLimits {
+pub(crate) struct RawLimits {
     /// Largest request body, in bytes.
     pub max_body_bytes: Option<u64>,
     /// Largest request head, in bytes.
@@ -72,7 +72,7 @@ pub struct RawLimits {
 
 /// One `[[domain]]` table.
 #[derive(Debug, Deserialize)]
-pub struct RawDomain {
+pub(crate) struct RawDomain {
     /// SNI name.
     pub name: Option<String>,
     /// Listen address.
@@ -99,7 +99,7 @@ pub struct RawDomain {
 
 /// One `[[domain.mapping]]` table.
 #[derive(Debug, Deserialize)]
-pub struct RawMapping {
+pub(crate) struct RawMapping {
     /// "/" or "/orders".
     #[serde(default = "root_path")]
     pub base_path: String,
@@ -115,7 +115,7 @@ fn root_path() -> String {
 
 /// One `[api.NAME]` table.
 #[derive(Debug, Deserialize)]
-pub struct RawApi {
+pub(crate) struct RawApi {
     /// `[api.NAME.stages.STAGE]` tables.
     #[serde(default)]
     pub stages: BTreeMap<String, RawStage>,
@@ -126,7 +126,7 @@ pub struct RawApi {
 
 /// One stage of an API.
 #[derive(Debug, Deserialize)]
-pub struct RawStage {
+pub(crate) struct RawStage {
     /// Stage variables, substituted into integration URLs.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
@@ -134,7 +134,7 @@ pub struct RawStage {
 
 /// One route of an API.
 #[derive(Debug, Deserialize)]
-pub struct RawRoute {
+pub(crate) struct RawRoute {
     /// HTTP method or ANY.
     pub method: Option<String>,
     /// Path template.
@@ -147,7 +147,7 @@ pub struct RawRoute {
 
 /// One `[upstream.NAME]` table.
 #[derive(Debug, Deserialize)]
-pub struct RawUpstream {
+pub(crate) struct RawUpstream {
     /// Targets: `"host:port"` or `{ address = "host:port", zone = "a" }`.
     #[serde(default)]
     pub targets: Vec<RawTarget>,
@@ -168,7 +168,7 @@ pub struct RawUpstream {
 /// A pool target, as a plain address or a table with a zone label.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
-pub enum RawTarget {
+pub(crate) enum RawTarget {
     /// `"host:port"`.
     Address(String),
     /// `{ address = "host:port", zone = "eu-1a" }`.
@@ -182,7 +182,7 @@ pub enum RawTarget {
 
 /// `health_check = { ... }` of a pool.
 #[derive(Debug, Deserialize)]
-pub struct RawHealthCheck {
+pub(crate) struct RawHealthCheck {
     /// HTTP path to GET; a TCP connect check when absent.
     pub path: Option<String>,
     /// Time between checks.
@@ -197,7 +197,7 @@ pub struct RawHealthCheck {
 
 /// TLS settings for an upstream pool.
 #[derive(Debug, Deserialize)]
-pub struct RawUpstreamTls {
+pub(crate) struct RawUpstreamTls {
     /// PEM bundle of CAs that sign the upstream's certificate (default: system roots).
     pub ca: Option<PathBuf>,
     /// Name to verify the upstream certificate against (default: the target host).

@@ -153,7 +153,7 @@ pub struct Integration {
 const STAGE_VAR_PREFIX: &str = "${stageVariables.";
 
 /// Replace `${stageVariables.NAME}` with the stage's values; the error names a missing variable.
-pub fn substitute_stage_variables(
+pub(crate) fn substitute_stage_variables(
     template: &str,
     variables: &BTreeMap<String, String>,
 ) -> Result<String, String> {

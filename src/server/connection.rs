@@ -119,7 +119,7 @@ impl Connection {
         self.metrics.open_connections.inc();
         let _open = OpenGuard(self.metrics.clone());
         let svc = service_fn(move |req| service::handle(req, ctx.clone()));
-        let is_h2 = accepted.tls.get_ref().1.alpn_protocol() == Some(b"h2");
+        let is_h2 = crate::tls::accept::is_h2(&accepted.tls);
         let io = TokioIo::new(FramingGuard::new(
             accepted.tls,
             limits.max_header_bytes + HEAD_SLACK,

@@ -106,3 +106,18 @@ fn with_client_auth(
             )
         })
 }
+
+/// A TLS handshake with `name` over `tcp`, as a pool's client would make it; for probes.
+pub async fn handshake(
+    config: std::sync::Arc<ClientConfig>,
+    name: &str,
+    tcp: tokio::net::TcpStream,
+) -> Result<(), String> {
+    let server_name = rustls_pki_types::ServerName::try_from(name.to_owned())
+        .map_err(|_| format!("`{name}` is not a valid server name"))?;
+    tokio_rustls::TlsConnector::from(config)
+        .connect(server_name, tcp)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}

@@ -60,11 +60,13 @@ pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
 }
 
 /// A truststore's certificates, in file order, duplicates removed. Questionable entries are
-/// reported by [`crate::lint`], which `check` and `serve` run on every truststore.
+/// reported by [`super::findings`], which `check` and `serve` run on every truststore.
 #[derive(Debug)]
 pub struct Truststore {
     /// The certificates.
     pub certs: Vec<CertificateDer<'static>>,
+    /// The file as read, for the findings (checked once, on the same bytes).
+    pub bytes: Vec<u8>,
 }
 
 /// Load a PEM bundle of CA certificates; refuse empty files and non-certificate blocks.
@@ -100,7 +102,7 @@ pub fn load_truststore(path: &Path) -> Result<Truststore, String> {
             certs.push(CertificateDer::from(der));
         }
     }
-    Ok(Truststore { certs })
+    Ok(Truststore { certs, bytes: data })
 }
 
 /// CRLs from PEM (`X509 CRL`) or DER files.
@@ -165,4 +167,21 @@ fn crl_problem(der: &[u8]) -> Option<String> {
          `portcullis pki revoke` always writes one)"
             .into(),
     )
+}
+
+/// A client's certificates as a client would present them: PEM (leaf first) or one DER
+/// certificate; for `explain`.
+pub fn load_client_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let data = read(path).map_err(|e| format!("cannot read {e}"))?;
+    let certs = if data.starts_with(b"-----") || data.windows(11).any(|w| w == b"-----BEGIN ") {
+        CertificateDer::pem_slice_iter(&data)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{}: not a valid PEM file: {e}", path.display()))?
+    } else {
+        vec![CertificateDer::from(data)]
+    };
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate found", path.display()));
+    }
+    Ok(certs)
 }

@@ -1,8 +1,10 @@
 //! All rustls code: per-domain server configurations that require and verify client
 //! certificates, and the verified identity of a connection.
 
+pub mod accept;
 pub mod client;
 pub mod files;
+pub mod findings;
 pub mod hints;
 pub mod identity;
 pub mod names;
@@ -46,9 +48,13 @@ pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<DomainTls>
         .map_err(|e| fail("crls", e, sink))
         .ok();
     let (chain, private_key, truststore, crls) = (chain?, private_key?, truststore?, crls?);
-    let mut warnings =
-        crate::lint::lint_truststore(&domain.truststore, false, time::OffsetDateTime::now_utc())
-            .warnings();
+    let mut warnings = findings::lint_bytes(
+        &domain.truststore,
+        &truststore.bytes,
+        false,
+        time::OffsetDateTime::now_utc(),
+    )
+    .warnings();
 
     let trust_certs = truststore.certs.clone();
     let (anchors, chain_links) = split_anchors(truststore.certs);

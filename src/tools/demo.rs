@@ -17,7 +17,7 @@ use tokio::net::TcpListener;
 pub const SAMPLE_SERVICE_ADDR: &str = "127.0.0.1:18001";
 
 /// The demo configuration, used when `config/demo.toml` is not on disk.
-pub const EMBEDDED_DEMO_CONFIG: &str = include_str!("../config/demo.toml");
+pub const EMBEDDED_DEMO_CONFIG: &str = include_str!("../../config/demo.toml");
 
 /// Answer like a small on-prem REST service would.
 async fn sample(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -80,10 +80,13 @@ pub async fn run_sample_service(listener: TcpListener) {
 }
 
 /// Bind the sample service's address, with an error that says what to do when it is taken.
-pub async fn bind_sample_service() -> anyhow::Result<(TcpListener, SocketAddr)> {
+pub async fn bind_sample_service() -> std::io::Result<(TcpListener, SocketAddr)> {
     let l = TcpListener::bind(SAMPLE_SERVICE_ADDR).await.map_err(|e| {
-        anyhow::anyhow!(
-            "the sample on-prem service cannot listen on {SAMPLE_SERVICE_ADDR}: {e} (is another demo running?)"
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "the sample on-prem service cannot listen on {SAMPLE_SERVICE_ADDR}: {e} (is another demo running?)"
+            ),
         )
     })?;
     let a = l.local_addr()?;

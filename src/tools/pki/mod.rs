@@ -2,13 +2,13 @@
 //! subordinate CAs, client and server certificates, CRLs and revocation. Keys are generated at
 //! run time and written with mode 0600; nothing here is ever committed.
 
+pub mod error;
 pub mod state;
 
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, anyhow, bail};
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
     DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
@@ -17,6 +17,7 @@ use rcgen::{
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use error::{Context, Result, bail, pki_err};
 use state::{CaEntry, IssuedEntry, Revocation, STATE_FILE, State};
 
 /// Most CAs in one hierarchy: a root and four subordinate levels, as ACM Private CA allows.
@@ -54,12 +55,12 @@ impl KeyKind {
         }
     }
 
-    fn parse(name: &str) -> anyhow::Result<KeyKind> {
+    fn parse(name: &str) -> Result<KeyKind> {
         <KeyKind as clap::ValueEnum>::from_str(name, false)
-            .map_err(|_| anyhow!("unknown key algorithm `{name}` in {STATE_FILE}"))
+            .map_err(|_| pki_err!("unknown key algorithm `{name}` in {STATE_FILE}"))
     }
 
-    fn generate(self) -> anyhow::Result<KeyPair> {
+    fn generate(self) -> Result<KeyPair> {
         use rcgen::RsaKeySize;
         let k = match self {
             KeyKind::EcP256 => KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?,
@@ -80,10 +81,10 @@ impl KeyKind {
 
 /// Write `contents` to `path` through a temporary file and a rename, so readers never see a
 /// half-written file; private files get mode 0600 from the start.
-pub fn write_atomic(path: &Path, contents: &str, private: bool) -> anyhow::Result<()> {
+pub fn write_atomic(path: &Path, contents: &str, private: bool) -> Result<()> {
     let name = path
         .file_name()
-        .ok_or_else(|| anyhow!("{}: not a file path", path.display()))?;
+        .ok_or_else(|| pki_err!("{}: not a file path", path.display()))?;
     let tmp = path.with_file_name(format!(".{}.tmp", name.to_string_lossy()));
     let mut opts = std::fs::OpenOptions::new();
     opts.write(true).create(true).truncate(true);
@@ -148,7 +149,7 @@ pub struct InitOptions {
 
 /// Build a root and `levels - 1` subordinate CAs, `truststore.pem` (issuing CA first, up to the
 /// root) and an empty CRL per CA. Returns the files written.
-pub fn init(opts: &InitOptions) -> anyhow::Result<Vec<PathBuf>> {
+pub fn init(opts: &InitOptions) -> Result<Vec<PathBuf>> {
     if !(1..=MAX_LEVELS).contains(&opts.levels) {
         bail!(
             "--levels must be between 1 and {MAX_LEVELS} (a root and up to four subordinate CAs)"
@@ -230,7 +231,7 @@ pub fn init(opts: &InitOptions) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// The issuer (certificate and key) of CA entry `i`.
-fn load_issuer(dir: &Path, ca: &CaEntry) -> anyhow::Result<Issuer<'static, KeyPair>> {
+fn load_issuer(dir: &Path, ca: &CaEntry) -> Result<Issuer<'static, KeyPair>> {
     let pem_path = ca_file(dir, &ca.name, "pem");
     let key_path = ca_file(dir, &ca.name, "key");
     let pem = std::fs::read_to_string(&pem_path)
@@ -243,7 +244,7 @@ fn load_issuer(dir: &Path, ca: &CaEntry) -> anyhow::Result<Issuer<'static, KeyPa
         .with_context(|| format!("{}: not a usable CA certificate", pem_path.display()))
 }
 
-fn reason_code(reason: &str) -> anyhow::Result<RevocationReason> {
+fn reason_code(reason: &str) -> Result<RevocationReason> {
     Ok(match reason {
         "unspecified" => RevocationReason::Unspecified,
         "keyCompromise" => RevocationReason::KeyCompromise,
@@ -260,23 +261,26 @@ fn reason_code(reason: &str) -> anyhow::Result<RevocationReason> {
     })
 }
 
-fn parse_hex_serial(hex: &str) -> anyhow::Result<Vec<u8>> {
+fn parse_hex_serial(hex: &str) -> Result<Vec<u8>> {
     let hex: String = hex.chars().filter(|c| *c != ':').collect();
     if hex.is_empty() || hex.len() % 2 != 0 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         bail!("`{hex}` is not a hexadecimal serial number");
     }
     (0..hex.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).map_err(Into::into))
+        .map(|i| {
+            u8::from_str_radix(&hex[i..i + 2], 16)
+                .map_err(|_| pki_err!("`{hex}` is not a hexadecimal serial number"))
+        })
         .collect()
 }
 
 /// (Re)write the CRL of CA entry `i`, listing everything it revoked, with a new CRL number.
-fn write_crl(dir: &Path, state: &mut State, i: usize) -> anyhow::Result<PathBuf> {
+fn write_crl(dir: &Path, state: &mut State, i: usize) -> Result<PathBuf> {
     let ca = state.cas[i].clone();
     let issuer = load_issuer(dir, &ca)?;
     let mut revoked = Vec::new();
-    let mut add = |serial: &str, r: &Revocation| -> anyhow::Result<()> {
+    let mut add = |serial: &str, r: &Revocation| -> Result<()> {
         let at = OffsetDateTime::parse(&r.at, &Rfc3339).unwrap_or_else(|_| now());
         revoked.push(RevokedCertParams {
             serial_number: SerialNumber::from_slice(&parse_hex_serial(serial)?),
@@ -338,34 +342,34 @@ pub struct IssueOptions {
 /// PBKDF2 rounds for encrypted keys (OWASP's recommendation for PBKDF2-HMAC-SHA256).
 pub const PBKDF2_ROUNDS: u32 = 600_000;
 
-fn encrypt_key(der: &[u8], passphrase: &[u8]) -> anyhow::Result<String> {
+fn encrypt_key(der: &[u8], passphrase: &[u8]) -> Result<String> {
     use pkcs8::der::pem::LineEnding;
     let salt: [u8; 16] = rand::random();
     let iv: [u8; 16] = rand::random();
     let params =
         pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(PBKDF2_ROUNDS, &salt, iv)
-            .map_err(|e| anyhow!("cannot set up key encryption: {e}"))?;
+            .map_err(|e| pki_err!("cannot set up key encryption: {e}"))?;
     let info = pkcs8::PrivateKeyInfoRef::try_from(der)
-        .map_err(|e| anyhow!("cannot read the generated key: {e}"))?;
+        .map_err(|e| pki_err!("cannot read the generated key: {e}"))?;
     let doc = info
         .encrypt_with_params(params, passphrase)
-        .map_err(|e| anyhow!("cannot encrypt the key: {e}"))?;
+        .map_err(|e| pki_err!("cannot encrypt the key: {e}"))?;
     let pem = doc
         .to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
-        .map_err(|e| anyhow!("cannot encode the key: {e}"))?;
+        .map_err(|e| pki_err!("cannot encode the key: {e}"))?;
     Ok(pem.to_string())
 }
 
 /// Issue a client or server certificate from the issuing CA; returns the files written and the
 /// serial.
-pub fn issue(opts: &IssueOptions) -> anyhow::Result<(Vec<PathBuf>, String)> {
+pub fn issue(opts: &IssueOptions) -> Result<(Vec<PathBuf>, String)> {
     let dir = &opts.dir;
     let mut state = State::load(dir)?;
     let issuing = state
         .cas
         .last()
         .cloned()
-        .ok_or_else(|| anyhow!("{}: no CA in {STATE_FILE}", dir.display()))?;
+        .ok_or_else(|| pki_err!("{}: no CA in {STATE_FILE}", dir.display()))?;
     if opts.out.is_empty() || opts.out.contains(['/', '\\']) || opts.out.starts_with('.') {
         bail!("`{}` is not a usable file name", opts.out);
     }
@@ -381,7 +385,7 @@ pub fn issue(opts: &IssueOptions) -> anyhow::Result<(Vec<PathBuf>, String)> {
         p.subject_alt_names.push(SanType::DnsName(
             d.clone()
                 .try_into()
-                .map_err(|_| anyhow!("`{d}` is not a DNS name"))?,
+                .map_err(|_| pki_err!("`{d}` is not a DNS name"))?,
         ));
         names.push(format!("DNS:{d}"));
     }
@@ -393,7 +397,7 @@ pub fn issue(opts: &IssueOptions) -> anyhow::Result<(Vec<PathBuf>, String)> {
         p.subject_alt_names.push(SanType::URI(
             u.clone()
                 .try_into()
-                .map_err(|_| anyhow!("`{u}` is not a URI"))?,
+                .map_err(|_| pki_err!("`{u}` is not a URI"))?,
         ));
         names.push(format!("URI:{u}"));
     }
@@ -453,7 +457,7 @@ pub fn issue(opts: &IssueOptions) -> anyhow::Result<(Vec<PathBuf>, String)> {
 }
 
 /// Revoke the certificate with serial `serial_hex` and rewrite its issuer's CRL atomically.
-pub fn revoke(dir: &Path, serial_hex: &str, reason: &str) -> anyhow::Result<PathBuf> {
+pub fn revoke(dir: &Path, serial_hex: &str, reason: &str) -> Result<PathBuf> {
     reason_code(reason)?;
     let wanted = crate::tls::identity::hex(&parse_hex_serial(serial_hex)?);
     let mut state = State::load(dir)?;
@@ -483,14 +487,14 @@ pub fn revoke(dir: &Path, serial_hex: &str, reason: &str) -> anyhow::Result<Path
         .cas
         .iter()
         .position(|c| c.name == issuer_name)
-        .ok_or_else(|| anyhow!("issuer `{issuer_name}` is missing from {STATE_FILE}"))?;
+        .ok_or_else(|| pki_err!("issuer `{issuer_name}` is missing from {STATE_FILE}"))?;
     let path = write_crl(dir, &mut state, i)?;
     state.save(dir)?;
     Ok(path)
 }
 
 /// A human-readable listing of the CAs and issued certificates.
-pub fn list(dir: &Path) -> anyhow::Result<String> {
+pub fn list(dir: &Path) -> Result<String> {
     let state = State::load(dir)?;
     let mut out = format!(
         "CA directory {} (keys: {})\n\nCAs:\n",
@@ -544,7 +548,7 @@ pub const DEMO_FILES: [&str; 7] = [
 
 /// Create the demo's dev PKI in `dir` unless it is already there (the same code as `pki init`
 /// and `pki issue`); returns the files written.
-pub fn ensure_dev_pki(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub fn ensure_dev_pki(dir: &Path) -> Result<Vec<PathBuf>> {
     if DEMO_FILES.iter().all(|f| dir.join(f).exists()) {
         return Ok(Vec::new());
     }

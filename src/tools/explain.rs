@@ -3,12 +3,41 @@
 
 use std::path::Path;
 
-use anyhow::anyhow;
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, UnixTime};
+use rustls_pki_types::UnixTime;
 use serde::Serialize;
 
+use crate::config::ConfigErrors;
 use crate::tls::ClientIdentity;
+use crate::tls::files::load_client_chain;
+
+/// Why `explain` could not give a verdict (exit 2), as opposed to a refusal (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum ExplainError {
+    /// The configuration does not load.
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    /// No such domain in the configuration.
+    #[error("{config}: no domain `{domain}` (it has: {known})")]
+    UnknownDomain {
+        /// The configuration file.
+        config: String,
+        /// The domain asked for.
+        domain: String,
+        /// The domains it has, comma-separated.
+        known: String,
+    },
+    /// A certificate file cannot be read or holds no certificate.
+    #[error("{0}")]
+    Certificate(String),
+    /// `--at` is not a usable time.
+    #[error("--at `{at}` {why}")]
+    Time {
+        /// The value given.
+        at: String,
+        /// What is wrong with it.
+        why: String,
+    },
+}
 
 /// The verdict on one client certificate.
 #[derive(Debug, Serialize)]
@@ -87,32 +116,23 @@ impl Explanation {
     }
 }
 
-fn read_chain(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let data = crate::file_read::read_regular(path).map_err(|e| anyhow!("cannot read {e}"))?;
-    let certs = if data.starts_with(b"-----") || data.windows(11).any(|w| w == b"-----BEGIN ") {
-        CertificateDer::pem_slice_iter(&data)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| anyhow!("{}: not a valid PEM file: {e}", path.display()))?
-    } else {
-        vec![CertificateDer::from(data)]
-    };
-    if certs.is_empty() {
-        return Err(anyhow!("{}: no certificate found", path.display()));
-    }
-    Ok(certs)
-}
-
 /// Parse `--at` (RFC 3339); `None` means now.
-pub fn parse_time(at: Option<&str>) -> anyhow::Result<UnixTime> {
+pub fn parse_time(at: Option<&str>) -> Result<UnixTime, ExplainError> {
     match at {
         None => Ok(UnixTime::now()),
         Some(s) => {
+            let bad = |why: String| ExplainError::Time {
+                at: s.to_owned(),
+                why,
+            };
             let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
                 .map_err(|e| {
-                    anyhow!("--at `{s}` is not an RFC 3339 time such as 2026-11-24T12:00:00Z: {e}")
+                    bad(format!(
+                        "is not an RFC 3339 time such as 2026-11-24T12:00:00Z: {e}"
+                    ))
                 })?;
-            let secs = u64::try_from(t.unix_timestamp())
-                .map_err(|_| anyhow!("--at `{s}` is before 1970"))?;
+            let secs =
+                u64::try_from(t.unix_timestamp()).map_err(|_| bad("is before 1970".to_owned()))?;
             Ok(UnixTime::since_unix_epoch(std::time::Duration::from_secs(
                 secs,
             )))
@@ -128,8 +148,8 @@ pub fn explain(
     client: &Path,
     chain: Option<&Path>,
     at: UnixTime,
-) -> anyhow::Result<Explanation> {
-    let (snapshot, _) = crate::state::load(config, 1).map_err(|e| anyhow!("{e}"))?;
+) -> Result<Explanation, ExplainError> {
+    let (snapshot, _) = crate::state::load(config, 1)?;
     let state = snapshot
         .listeners
         .iter()
@@ -141,15 +161,15 @@ pub fn explain(
                 .iter()
                 .flat_map(|l| l.domains.iter().map(|d| d.name.to_string()))
                 .collect();
-            anyhow!(
-                "{}: no domain `{domain}` (it has: {})",
-                config.display(),
-                names.join(", ")
-            )
+            ExplainError::UnknownDomain {
+                config: config.display().to_string(),
+                domain: domain.to_owned(),
+                known: names.join(", "),
+            }
         })?;
-    let mut presented = read_chain(client)?;
+    let mut presented = load_client_chain(client).map_err(ExplainError::Certificate)?;
     if let Some(c) = chain {
-        presented.extend(read_chain(c)?);
+        presented.extend(load_client_chain(c).map_err(ExplainError::Certificate)?);
     }
     let checked_at = time::OffsetDateTime::from_unix_timestamp(at.as_secs() as i64)
         .ok()

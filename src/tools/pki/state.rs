@@ -78,20 +78,20 @@ pub struct Revocation {
 
 impl State {
     /// Read the state of the CA directory `dir`.
-    pub fn load(dir: &Path) -> anyhow::Result<State> {
+    pub fn load(dir: &Path) -> super::error::Result<State> {
         let path = dir.join(STATE_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            anyhow::anyhow!(
+            super::error::pki_err!(
                 "{}: {e} (run `portcullis pki init --dir {}` first)",
                 path.display(),
                 dir.display()
             )
         })?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        toml::from_str(&text).map_err(|e| super::error::pki_err!("{}: {e}", path.display()))
     }
 
     /// Write the state atomically.
-    pub fn save(&self, dir: &Path) -> anyhow::Result<()> {
+    pub fn save(&self, dir: &Path) -> super::error::Result<()> {
         let text = format!(
             "# Portcullis PKI state: the CAs of this directory and every certificate issued.\n{}",
             toml::to_string(self)?

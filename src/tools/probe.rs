@@ -4,7 +4,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 use crate::state::Snapshot;
@@ -106,12 +105,8 @@ async fn probe_one(
         .server_name
         .clone()
         .unwrap_or_else(|| authority.host().trim_matches(['[', ']']).to_owned());
-    let Ok(server_name) = ServerName::try_from(name.clone()) else {
-        return Outcome::TlsError(format!("`{name}` is not a valid server name"));
-    };
-    let connector = tokio_rustls::TlsConnector::from(Arc::clone(&pool.tls));
-    match connector.connect(server_name, tcp).await {
-        Ok(_) => Outcome::Reachable,
-        Err(e) => Outcome::TlsError(e.to_string()),
+    match crate::tls::client::handshake(Arc::clone(&pool.tls), &name, tcp).await {
+        Ok(()) => Outcome::Reachable,
+        Err(e) => Outcome::TlsError(e),
     }
 }
