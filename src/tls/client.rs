@@ -12,8 +12,19 @@ use super::files::{load_cert_chain, load_private_key, load_truststore};
 /// The system's CA certificates, read at most once per configuration build.
 pub type SystemRoots = std::cell::OnceCell<RootCertStore>;
 
-/// A client configuration error: the config key it concerns and why.
-pub type ClientConfigError = (&'static str, String);
+/// A pool's TLS settings that cannot be used: the key under `upstream.NAME` it concerns, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{reason}")]
+pub struct ClientConfigError {
+    /// The key, such as `tls.ca`.
+    pub key: &'static str,
+    /// Why, naming the file.
+    pub reason: String,
+}
+
+fn bad(key: &'static str) -> impl FnOnce(String) -> ClientConfigError {
+    move |reason| ClientConfigError { key, reason }
+}
 
 /// The client configuration of a pool: trust `ca` (else the system's roots) and present the
 /// `(certificate, key)` pair when given.
@@ -25,14 +36,11 @@ pub fn client_config(
     let roots = match ca {
         None => system_roots(system).clone(),
         Some(path) => {
-            let ts = load_truststore(path).map_err(|e| ("tls.ca", e))?;
+            let ts = load_truststore(path).map_err(|e| bad("tls.ca")(e.message))?;
             let mut roots = RootCertStore::empty();
             for cert in ts.certs {
                 roots.add(cert).map_err(|e| {
-                    (
-                        "tls.ca",
-                        format!("{}: unusable CA certificate: {e}", path.display()),
-                    )
+                    bad("tls.ca")(format!("{}: unusable CA certificate: {e}", path.display()))
                 })?;
             }
             roots
@@ -92,18 +100,19 @@ fn with_client_auth(
     let Some((cert, key)) = client_auth else {
         return Ok(plain(roots));
     };
-    let chain = load_cert_chain(cert).map_err(|e| ("tls.client_certificate", e))?;
-    let key_der = load_private_key(key).map_err(|e| ("tls.client_key", e))?;
+    let chain = load_cert_chain(cert).map_err(|e| bad("tls.client_certificate")(e.message))?;
+    let key_der = load_private_key(key).map_err(|e| bad("tls.client_key")(e.message))?;
     ClientConfig::builder_with_provider(super::provider())
         .with_safe_default_protocol_versions()
         .expect("the aws-lc-rs provider supports the default TLS versions")
         .with_root_certificates(roots)
         .with_client_auth_cert(chain, key_der)
         .map_err(|e| {
-            (
-                "tls.client_key",
-                format!("{} does not fit {}: {e}", key.display(), cert.display()),
-            )
+            bad("tls.client_key")(format!(
+                "{} does not fit {}: {e}",
+                key.display(),
+                cert.display()
+            ))
         })
 }
 

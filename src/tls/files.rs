@@ -1,11 +1,61 @@
 //! Reading certificates, keys, truststores and CRLs from disk, with errors that name the file.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use rustls_pki_types::pem::{PemObject, SectionKind};
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
 use x509_parser::prelude::{FromDer, X509Certificate};
+
+/// A certificate, key, truststore or CRL file that cannot be used: which file, and why (the
+/// message names the file too).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FileError {
+    /// The file concerned.
+    pub path: PathBuf,
+    /// What is wrong, starting with the file's name.
+    pub message: String,
+}
+
+fn file_error(path: &Path) -> impl FnOnce(String) -> FileError + '_ {
+    move |message| FileError {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+/// A PEM certificate chain, leaf first.
+pub fn load_cert_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, FileError> {
+    load_cert_chain_inner(path).map_err(file_error(path))
+}
+
+/// A PEM private key (PKCS#8, PKCS#1 or SEC1), unencrypted.
+pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, FileError> {
+    load_private_key_inner(path).map_err(file_error(path))
+}
+
+/// A PEM bundle of CA certificates; empty files and non-certificate blocks are refused.
+pub fn load_truststore(path: &Path) -> Result<Truststore, FileError> {
+    load_truststore_inner(path).map_err(file_error(path))
+}
+
+/// CRLs from PEM (`X509 CRL`) or DER files.
+pub fn load_crls(
+    paths: &[PathBuf],
+) -> Result<Vec<CertificateRevocationListDer<'static>>, FileError> {
+    let mut crls = Vec::new();
+    for path in paths {
+        load_crl_file(path, &mut crls).map_err(file_error(path))?;
+    }
+    Ok(crls)
+}
+
+/// A client's certificates as a client would present them: PEM (leaf first) or one DER
+/// certificate; for `explain`.
+pub fn load_client_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, FileError> {
+    load_client_chain_inner(path).map_err(file_error(path))
+}
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
     crate::file_read::read_regular(path)
@@ -25,7 +75,7 @@ fn pem_labels(data: &[u8]) -> Vec<String> {
 }
 
 /// A PEM certificate chain, leaf first.
-pub fn load_cert_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+fn load_cert_chain_inner(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let data = read(path)?;
     let certs = CertificateDer::pem_slice_iter(&data)
         .collect::<Result<Vec<_>, _>>()
@@ -40,7 +90,7 @@ pub fn load_cert_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, Stri
 }
 
 /// A PEM private key (PKCS#8, PKCS#1 or SEC1).
-pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+fn load_private_key_inner(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
     let data = read(path)?;
     if pem_labels(&data)
         .iter()
@@ -70,7 +120,7 @@ pub struct Truststore {
 }
 
 /// Load a PEM bundle of CA certificates; refuse empty files and non-certificate blocks.
-pub fn load_truststore(path: &Path) -> Result<Truststore, String> {
+fn load_truststore_inner(path: &Path) -> Result<Truststore, String> {
     let data = read(path)?;
     let shown = path.display();
     for (i, label) in pem_labels(&data).iter().enumerate() {
@@ -106,11 +156,11 @@ pub fn load_truststore(path: &Path) -> Result<Truststore, String> {
 }
 
 /// CRLs from PEM (`X509 CRL`) or DER files.
-pub fn load_crls(
-    paths: &[std::path::PathBuf],
-) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
-    let mut crls = Vec::new();
-    for path in paths {
+fn load_crl_file(
+    path: &Path,
+    crls: &mut Vec<CertificateRevocationListDer<'static>>,
+) -> Result<(), String> {
+    {
         let data = read(path)?;
         if data.starts_with(b"-----") || pem_labels(&data).iter().any(|l| l == "X509 CRL") {
             let found = CertificateRevocationListDer::pem_slice_iter(&data)
@@ -147,7 +197,7 @@ pub fn load_crls(
             crls.push(CertificateRevocationListDer::from(data));
         }
     }
-    Ok(crls)
+    Ok(())
 }
 
 /// Why the client verifier could not use a CRL that parses: WebPKI requires the v2 extensions
@@ -171,7 +221,7 @@ fn crl_problem(der: &[u8]) -> Option<String> {
 
 /// A client's certificates as a client would present them: PEM (leaf first) or one DER
 /// certificate; for `explain`.
-pub fn load_client_chain(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+fn load_client_chain_inner(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let data = read(path).map_err(|e| format!("cannot read {e}"))?;
     let certs = if data.starts_with(b"-----") || data.windows(11).any(|w| w == b"-----BEGIN ") {
         CertificateDer::pem_slice_iter(&data)

@@ -31,8 +31,8 @@ pub fn provider() -> Arc<CryptoProvider> {
 pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<DomainTls> {
     let key = format!("domain[{}]", domain.index);
     let mut failed = false;
-    let mut fail = |field: &str, reason: String, sink: &mut ErrorSink| {
-        sink.push(format!("{key}.{field}"), reason);
+    let mut fail = |field: &str, e: files::FileError, sink: &mut ErrorSink| {
+        sink.push(format!("{key}.{field}"), e.message);
         failed = true;
     };
     let chain = files::load_cert_chain(&domain.certificate)

@@ -28,7 +28,7 @@ pub enum ExplainError {
     },
     /// A certificate file cannot be read or holds no certificate.
     #[error("{0}")]
-    Certificate(String),
+    Certificate(#[from] crate::tls::files::FileError),
     /// `--at` is not a usable time.
     #[error("--at `{at}` {why}")]
     Time {
@@ -167,9 +167,9 @@ pub fn explain(
                 known: names.join(", "),
             }
         })?;
-    let mut presented = load_client_chain(client).map_err(ExplainError::Certificate)?;
+    let mut presented = load_client_chain(client)?;
     if let Some(c) = chain {
-        presented.extend(load_client_chain(c).map_err(ExplainError::Certificate)?);
+        presented.extend(load_client_chain(c)?);
     }
     let checked_at = time::OffsetDateTime::from_unix_timestamp(at.as_secs() as i64)
         .ok()

@@ -86,7 +86,7 @@ impl Upstreams {
                 Ok(pool) => {
                     pools.insert(name.clone(), Arc::new(pool));
                 }
-                Err((field, e)) => sink.push(format!("upstream.{name}.{field}"), e),
+                Err(e) => sink.push(format!("upstream.{name}.{}", e.key), e.reason),
             }
         }
         let direct = client(
@@ -121,7 +121,7 @@ fn build_pool(
     runtime: &PoolRuntime,
     system: &SystemRoots,
     max_head: usize,
-) -> Result<Pool, (&'static str, String)> {
+) -> Result<Pool, crate::tls::client::ClientConfigError> {
     let client_auth = up
         .tls_client_certificate
         .as_deref()
