@@ -3,8 +3,6 @@
 
 use crate::support::*;
 
-use std::process::Command;
-
 struct Checked {
     code: Option<i32>,
     stdout: String,
@@ -16,15 +14,13 @@ fn check(config: &str) -> Checked {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.toml");
     std::fs::write(&path, config).unwrap();
-    let out = Command::new(bin())
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let mut a = args(["check", "--config"]);
+    a.push(path.clone().into());
+    let out = portcullis(a);
     Checked {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: out.code,
+        stdout: out.stdout,
+        stderr: out.stderr,
         file: path.display().to_string(),
     }
 }

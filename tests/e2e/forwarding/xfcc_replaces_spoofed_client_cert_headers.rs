@@ -10,10 +10,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::Full;
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn spoofing_request() -> http::Request<Full<Bytes>> {
     http::Request::get("https://localhost/inventory")
         .header("host", "localhost")

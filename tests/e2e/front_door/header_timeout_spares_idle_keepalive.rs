@@ -5,26 +5,14 @@ use crate::support::*;
 
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::ServerName;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn config(pki: &Pki, up: std::net::SocketAddr, idle_ms: u64) -> String {
-    format!(
-        "[limits]\nheader_read_timeout_ms = 300\nidle_timeout_ms = {idle_ms}\n{}",
-        simple_config(pki, up, INVENTORY_ROUTE)
-    )
-}
-
-async fn connect(
-    gw: &Gateway,
-    pki: &Pki,
-) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    let connector = tls_client(&pki.root.pem, Some(&pki.client), &[b"http/1.1"]);
-    let tcp = tokio::net::TcpStream::connect(gw.addr()).await.unwrap();
-    connector
-        .connect(ServerName::try_from("localhost").unwrap(), tcp)
-        .await
-        .unwrap()
+    Config::new(pki, &[up])
+        .limits(&format!(
+            "header_read_timeout_ms = 300\nidle_timeout_ms = {idle_ms}"
+        ))
+        .build()
 }
 
 /// Read one response head (up to the blank line) plus whatever body bytes came with it.
@@ -66,7 +54,7 @@ async fn idle_keepalive_outlives_the_header_timeout() {
     let pki = Pki::new("localhost");
     let up = Upstream::start().await;
     let gw = Gateway::start(&config(&pki, up.addr, 10_000)).await;
-    let mut tls = connect(&gw, &pki).await;
+    let mut tls = connect(gw.addr(), &pki).await;
     tls.write_all(REQ).await.unwrap();
     assert!(read_response(&mut tls).await.starts_with("HTTP/1.1 200"));
     // Idle for more than three header timeouts, then reuse the same connection.
@@ -82,7 +70,7 @@ async fn trickled_head_is_cut_off_at_the_header_timeout() {
     let pki = Pki::new("localhost");
     let up = Upstream::start().await;
     let gw = Gateway::start(&config(&pki, up.addr, 10_000)).await;
-    let mut tls = connect(&gw, &pki).await;
+    let mut tls = connect(gw.addr(), &pki).await;
     let start = Instant::now();
     tls.write_all(b"GET /inventory HTTP/1.1\r\nHost: loc")
         .await
@@ -105,7 +93,7 @@ async fn silent_connection_is_cut_at_the_header_timeout_for_its_first_request() 
     let pki = Pki::new("localhost");
     let up = Upstream::start().await;
     let gw = Gateway::start(&config(&pki, up.addr, 10_000)).await;
-    let mut tls = connect(&gw, &pki).await;
+    let mut tls = connect(gw.addr(), &pki).await;
     let mut rest = Vec::new();
     let r = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut rest)).await;
     assert!(
@@ -119,7 +107,7 @@ async fn idle_connection_is_closed_at_the_idle_timeout() {
     let pki = Pki::new("localhost");
     let up = Upstream::start().await;
     let gw = Gateway::start(&config(&pki, up.addr, 400)).await;
-    let mut tls = connect(&gw, &pki).await;
+    let mut tls = connect(gw.addr(), &pki).await;
     tls.write_all(REQ).await.unwrap();
     assert!(read_response(&mut tls).await.starts_with("HTTP/1.1 200"));
     let start = Instant::now();

@@ -15,12 +15,7 @@ async fn crl_for_root_only_accepts_client_of_intermediate() {
         "root.crl.pem",
         &pki.root.crl(&[SerialNumber::from(0xdead_beefu64)]),
     );
-    let gw = Gateway::start(
-        &Config::new(&pki, &[up.addr])
-            .domain(&format!("crls = [{}]\n", toml_path(&crl)))
-            .build(),
-    )
-    .await;
+    let gw = Gateway::start(&Config::new(&pki, &[up.addr]).crls(&[&crl]).build()).await;
 
     let got = get(&gw, &pki, "/inventory").await;
     assert_eq!(got.status, 200, "{got:?}");
@@ -41,11 +36,7 @@ async fn issuer_crl_not_listing_client_accepts_it() {
     let root_crl = pki.write("root.crl.pem", &pki.root.crl(&[]));
     let gw = Gateway::start(
         &Config::new(&pki, &[up.addr])
-            .domain(&format!(
-                "crls = [{}, {}]\n",
-                toml_path(&crl),
-                toml_path(&root_crl)
-            ))
+            .crls(&[&crl, &root_crl])
             .build(),
     )
     .await;

@@ -56,9 +56,7 @@ async fn each_refused_client_is_logged_with_address_subject_and_reason() {
 
     let config = pki.write(
         "gateway.toml",
-        &Config::new(&pki, &[up.addr])
-            .domain(&format!("crls = [{}]\n", toml_path(&crl)))
-            .build(),
+        &Config::new(&pki, &[up.addr]).crls(&[&crl]).build(),
     );
     let served = Served::start_text(&config);
     let listening = served

@@ -21,9 +21,7 @@ async fn client_listed_in_issuer_crl_is_refused() {
         "issuing.crl.pem",
         &pki.intermediate.crl(&[SerialNumber::from(0x5eed_0001u64)]),
     );
-    let config = Config::new(&pki, &[up.addr])
-        .domain(&format!("crls = [{}]\n", toml_path(&crl)))
-        .build();
+    let config = Config::new(&pki, &[up.addr]).crls(&[&crl]).build();
     let gw = Gateway::start(&config).await;
 
     let got = request(
@@ -63,12 +61,7 @@ async fn der_encoded_crl_revokes_too() {
     let der = CertificateRevocationListDer::from_pem_slice(pem.as_bytes()).unwrap();
     let path = pki.path("issuing.crl");
     std::fs::write(&path, der.as_ref()).unwrap();
-    let gw = Gateway::start(
-        &Config::new(&pki, &[up.addr])
-            .domain(&format!("crls = [{}]\n", toml_path(&path)))
-            .build(),
-    )
-    .await;
+    let gw = Gateway::start(&Config::new(&pki, &[up.addr]).crls(&[&path]).build()).await;
 
     let got = request(
         gw.addr(),

@@ -17,16 +17,13 @@ fn config(pki: &Pki, live: std::net::SocketAddr, dead: std::net::SocketAddr) -> 
 }
 
 /// `portcullis check --probe --config PATH`, off the async workers.
-async fn check_probe(path: std::path::PathBuf) -> std::process::Output {
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(bin())
-            .args(["check", "--probe", "--config"])
-            .arg(&path)
-            .output()
-            .unwrap()
+async fn check_probe(path: std::path::PathBuf) -> Out {
+    blocking(move || {
+        let mut a = args(["check", "--probe", "--config"]);
+        a.push(path.into());
+        portcullis(a)
     })
     .await
-    .unwrap()
 }
 
 #[tokio::test]
@@ -36,8 +33,8 @@ async fn probe_reports_reachable_refused_and_tls_error() {
     let dead = free_port();
     let path = pki.write("gateway.toml", &config(&pki, live.addr, dead));
     let out = check_probe(path).await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let stdout = &out.stdout;
+    assert_eq!(out.code, Some(1), "{stdout}");
     let line = |pool: &str, target: String| {
         stdout
             .lines()
@@ -69,8 +66,8 @@ async fn probe_passes_when_every_target_answers() {
         &simple_config(&pki, live.addr, INVENTORY_ROUTE),
     );
     let out = check_probe(path).await;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let stdout = &out.stdout;
+    assert_eq!(out.code, Some(0), "{stdout}");
     assert!(
         stdout.contains("1 target(s) probed, 0 not reachable"),
         "{stdout}"

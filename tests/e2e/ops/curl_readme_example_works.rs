@@ -3,30 +3,9 @@
 
 use crate::support::*;
 
-use std::process::{Command, Output};
-
-fn curl_installed() -> bool {
-    Command::new("curl")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-async fn curl(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        Command::new("curl")
-            .args(["--silent", "--show-error", "--max-time", "10"])
-            .args(&args)
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn curl_with_the_readme_flags_gets_the_upstream_body() {
-    if !curl_installed() {
+    if !installed("curl", "--version") {
         eprintln!("SKIPPED: the `curl` binary is not installed");
         return;
     }
@@ -36,32 +15,35 @@ async fn curl_with_the_readme_flags_gets_the_upstream_body() {
     let url = format!("https://localhost:{}/inventory", gw.addr().port());
     let p = |f: &str| pki.path(f).display().to_string();
 
-    let ok = curl(vec![
-        "--cert".into(),
-        p("client.pem"),
-        "--key".into(),
-        p("client.key"),
-        "--cacert".into(),
-        p("root-ca.pem"),
-        "--write-out".into(),
-        "\n%{http_code}".into(),
-        url.clone(),
-    ])
+    let ok = curl(
+        args([
+            "--cert".into(),
+            p("client.pem"),
+            "--key".into(),
+            p("client.key"),
+            "--cacert".into(),
+            p("root-ca.pem"),
+            "--write-out".into(),
+            "\n%{http_code}".into(),
+            url.clone(),
+        ]),
+        None,
+    )
     .await;
-    let stdout = String::from_utf8_lossy(&ok.stdout);
-    assert!(
-        ok.status.success(),
-        "curl failed: {}\n{stdout}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    let stdout = &ok.stdout;
+    assert!(ok.ok(), "curl failed: {}\n{stdout}", ok.stderr);
     assert_eq!(stdout, "upstream:/rest-service/inventory\n200");
     assert_eq!(up.seen().len(), 1);
 
-    let refused = curl(vec!["--cacert".into(), p("root-ca.pem"), url]).await;
+    let refused = curl(
+        args([String::from("--cacert"), p("root-ca.pem"), url]),
+        None,
+    )
+    .await;
     assert!(
-        !refused.status.success(),
+        !refused.ok(),
         "curl without a client certificate succeeded: {}",
-        String::from_utf8_lossy(&refused.stdout)
+        refused.stdout
     );
     assert_eq!(
         up.seen().len(),

@@ -92,12 +92,7 @@ async fn rewritten_crl_file_refuses_the_revoked_client_within_seconds() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gateway.toml");
-    let domain_extra = format!("crls = [\"{}\"]\n", crl.display());
-    std::fs::write(
-        &path,
-        Config::new(&pki, &[up.addr]).domain(&domain_extra).build(),
-    )
-    .unwrap();
+    std::fs::write(&path, Config::new(&pki, &[up.addr]).crls(&[&crl]).build()).unwrap();
     let served = Served::start(&path);
     let addr = served.listen_addr().await;
     for c in [&doomed, &kept] {

@@ -114,8 +114,8 @@ impl Config {
     }
 
     /// The domain's CRL files.
-    pub fn crls(self, crls: &[PathBuf]) -> Config {
-        let crls: Vec<String> = crls.iter().map(|p| toml_path(p)).collect();
+    pub fn crls<P: AsRef<Path>>(self, crls: &[P]) -> Config {
+        let crls: Vec<String> = crls.iter().map(|p| toml_path(p.as_ref())).collect();
         self.domain(&format!("crls = [{}]", crls.join(", ")))
     }
 

@@ -17,7 +17,7 @@ const BOUND: Duration = Duration::from_secs(4);
 async fn gateway(pki: &Pki, up: &Upstream) -> Gateway {
     Gateway::start(
         &Config::new(pki, &[up.addr])
-            .top(&format!("[limits]\nhandshake_timeout_ms = {TIMEOUT_MS}\n"))
+            .limits(&format!("handshake_timeout_ms = {TIMEOUT_MS}"))
             .build(),
     )
     .await

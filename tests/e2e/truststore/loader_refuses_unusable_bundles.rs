@@ -5,8 +5,6 @@
 
 use crate::support::*;
 
-use std::process::Command;
-
 use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, KeyPair};
 
 /// The configuration with the domain's truststore replaced by a file holding `contents`.
@@ -27,16 +25,10 @@ fn config_with_truststore(
 /// Run `portcullis check` on `config`; exit code and stderr.
 fn check(pki: &Pki, config: &str) -> (Option<i32>, String, String) {
     let file = pki.write("gateway.toml", config);
-    let out = Command::new(bin())
-        .args(["check", "--config"])
-        .arg(&file)
-        .output()
-        .expect("run portcullis check");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let mut a = args(["check", "--config"]);
+    a.push(file.into());
+    let out = portcullis(a);
+    (out.code, out.stdout, out.stderr)
 }
 
 fn key_pem(pki: &Pki) -> String {
