@@ -1,4 +1,4 @@
-//! `portcullis explain`: the verdict and reason for a client certificate, as the handshake would give them.
+//! `portcullis explain`: a client certificate's verdict and reason, as the handshake gives them.
 
 mod accepts_good_client_and_shows_identity;
 mod json_output_parses;

@@ -1,4 +1,4 @@
-//! The front door: hostile requests, ambiguous framing, slow clients and every limit in time and size.
+//! The front door: hostile requests, ambiguous framing, slow clients, limits in time and size.
 
 mod ambiguous_framing_refused;
 mod body_error_discards_the_upstream_connection;

@@ -1,4 +1,4 @@
-//! Operating the gateway: admin endpoint and metrics, access log, drain on SIGTERM, `check --probe`, the README's curl.
+//! Operations: admin and metrics, access log, drain on SIGTERM, `check --probe`, the README curl.
 
 mod access_log_line_per_request;
 mod admin_endpoints_and_metrics;

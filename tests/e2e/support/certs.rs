@@ -1,5 +1,4 @@
-//! Reading certificates and CRLs back with x509-parser, so tests check what the tools wrote and
-//! what the gateway sent, not just that a file exists.
+//! Certificates and CRLs read back with x509-parser, to check what the tools wrote and sent.
 
 use std::path::{Path, PathBuf};
 
@@ -33,16 +32,27 @@ pub fn sha256_hex(data: &[u8]) -> String {
 /// What the tests need to know about one certificate.
 #[derive(Debug, Clone)]
 pub struct CertInfo {
+    /// Subject DN, as x509-parser prints it.
     pub subject: String,
+    /// Issuer DN.
     pub issuer: String,
+    /// Serial number bytes.
     pub serial: Vec<u8>,
+    /// Basic constraints say CA.
     pub is_ca: bool,
+    /// EKU includes clientAuth.
     pub client_auth: bool,
+    /// EKU includes serverAuth.
     pub server_auth: bool,
+    /// URI SANs.
     pub uris: Vec<String>,
+    /// DNS SANs.
     pub dns: Vec<String>,
+    /// IP SANs, as bytes.
     pub ips: Vec<Vec<u8>>,
+    /// Start of validity, Unix seconds.
     pub not_before: i64,
+    /// End of validity, Unix seconds.
     pub not_after: i64,
     /// Public key algorithm OID (dotted).
     pub key_alg: String,
@@ -103,16 +113,22 @@ pub fn cert_infos(path: &Path) -> Vec<CertInfo> {
 /// One revoked entry of a CRL.
 #[derive(Debug, Clone)]
 pub struct RevokedEntry {
+    /// Serial number bytes.
     pub serial: Vec<u8>,
+    /// Reason code, if any.
     pub reason: Option<u8>,
+    /// Revocation time, Unix seconds.
     pub at: i64,
 }
 
 /// What the tests need to know about one CRL.
 #[derive(Debug, Clone)]
 pub struct CrlInfo {
+    /// Issuer DN.
     pub issuer: String,
+    /// CRL number.
     pub number: Option<u64>,
+    /// Revoked entries.
     pub revoked: Vec<RevokedEntry>,
 }
 

@@ -1,5 +1,4 @@
-//! The `portcullis` binary and other tools (openssl, curl) run to completion with a deadline,
-//! and the `pki` and `explain` subcommands with their output read back.
+//! The `portcullis` binary and other tools run to completion under a deadline, output read back.
 
 use std::ffi::OsString;
 use std::io::Read;

@@ -1,5 +1,4 @@
-//! The test client: one rustls client builder, and requests over it (HTTP/1.1 or HTTP/2, raw
-//! bytes, keep-alive connections), plus plain HTTP for the admin endpoint.
+//! The test client: one rustls client builder, and HTTP/1.1, HTTP/2 and raw requests over it.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,9 +27,9 @@ pub const TLS12_ONLY: &[&SupportedProtocolVersion] = &[&rustls::version::TLS12];
 /// TLS 1.3 only.
 pub const TLS13_ONLY: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
 
-/// A rustls client configuration trusting every root in `roots_pem` for the server, presenting
-/// `client` if given, speaking `versions` and offering `alpn`. Resumption is disabled; set
-/// `resumption` on the result to change that.
+/// The one rustls client builder: trusts `roots_pem`, presents `client`, speaks `versions`.
+///
+/// Offers `alpn`; resumption is disabled (set `resumption` on the result to change that).
 pub fn client_config(
     roots_pem: &[&str],
     client: Option<&Issued>,
@@ -77,13 +76,15 @@ pub fn loopback_ip() -> ServerName<'static> {
 /// A response read back by the test client.
 #[derive(Debug)]
 pub struct Got {
+    /// Status.
     pub status: StatusCode,
+    /// Headers.
     pub headers: HeaderMap,
+    /// Body, as (lossy) text.
     pub body: String,
 }
 
-/// Open an mTLS connection as `client` with SNI `sni`, and send one HTTP/1.1 request.
-/// An `Err` means the handshake or the request failed (a refused certificate ends here).
+/// One HTTP/1.1 request as `client` with SNI `sni`; `Err` when refused or failed.
 pub async fn request(
     addr: SocketAddr,
     sni: &str,
@@ -238,8 +239,7 @@ impl Attempt {
     }
 }
 
-/// Connect to `addr` with `cfg` as `name`, and send `req` over HTTP/1.1 or HTTP/2 (whichever
-/// ALPN chose; HTTP/1.1 when none). Everything is bounded by `STEP`.
+/// One request with `cfg` as `name`, over whichever of h2 or HTTP/1.1 ALPN chose, within `STEP`.
 pub async fn tls_exchange(
     addr: SocketAddr,
     name: ServerName<'static>,
@@ -360,9 +360,10 @@ pub async fn read_until_closed(r: &mut (impl AsyncRead + Unpin), bound: Duration
     }
 }
 
-/// Send `bytes` over a fresh mTLS connection while reading, and read until the server closes
-/// (bounded by `STEP`). Write errors are ignored: the server may answer and close before the
-/// whole request is written (an oversized head or body), and the answer is what counts.
+/// Raw bytes over a fresh mTLS connection, read until the server closes (within `STEP`).
+///
+/// Write errors are ignored: the server may answer and close before the whole request is
+/// written (an oversized head or body), and the answer is what counts.
 pub async fn exchange(addr: SocketAddr, pki: &Pki, bytes: &[u8]) -> RawResponse {
     let tls = connect(addr, pki).await;
     let (mut rd, mut wr) = tokio::io::split(tls);

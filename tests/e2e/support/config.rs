@@ -1,5 +1,4 @@
-//! Gateway configuration text: one builder for the usual one-domain, one-API, one-pool file that
-//! most tests start from, so a change to the file format is fixed in one place.
+//! One builder for gateway configuration text, so a change to the file format is fixed once.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,9 +52,11 @@ impl Pki {
     }
 }
 
-/// A configuration: one domain `localhost` on 127.0.0.1:0 mapping "/" to API `inv` stage `prod`,
-/// whose stage variable `backend = "onprem"` names the pool `[upstream.onprem]` over the targets.
-/// The routes default to `INVENTORY_ROUTE`; the setters add text where each part belongs.
+/// The usual configuration file, built up by the setters: the one place its layout is spelt.
+///
+/// One domain `localhost` on 127.0.0.1:0 maps "/" to API `inv` stage `prod`, whose stage
+/// variable `backend = "onprem"` names the pool `[upstream.onprem]` over the targets. The
+/// routes default to `INVENTORY_ROUTE`.
 #[derive(Debug, Clone)]
 pub struct Config {
     domain: String,
@@ -152,8 +153,7 @@ pub fn simple_config(pki: &Pki, upstream: SocketAddr, routes: &str) -> String {
     Config::new(pki, &[upstream]).routes(routes).build()
 }
 
-/// Write `file` in the PKI directory: a configuration for domain `localhost` using the PKI's
-/// server certificate, the given truststore and CRLs (the upstream is never contacted).
+/// Write `file` in the PKI directory: a configuration for `explain` with this truststore and CRLs.
 pub fn explain_config(pki: &Pki, file: &str, truststore: &Path, crls: &[PathBuf]) -> PathBuf {
     let text = Config::with_files(
         &pki.path("server.pem"),

@@ -1,5 +1,4 @@
-//! The gateway in process: configuration written to a file, loaded, bound on 127.0.0.1:0 and run,
-//! with its reloader and admin endpoint, so tests drive it without a child process.
+//! The gateway in process, with reloader and admin endpoint: most tests need no child process.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -33,8 +32,7 @@ impl Gateway {
             .unwrap_or_else(|e| panic!("gateway refused config:\n{e}"))
     }
 
-    /// Start from configuration text (load, bind, run, serve the admin endpoint on
-    /// 127.0.0.1:0, wait until ready), or the errors that refused it.
+    /// Load, bind, run and serve the admin endpoint, ready; or the errors that refused the config.
     pub async fn try_start(config: &str) -> Result<Gateway, String> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gateway.toml");

@@ -1,4 +1,4 @@
-//! A Prometheus / OpenMetrics text parser, so metric assertions read samples by name and labels.
+//! A Prometheus text parser, so metric assertions read samples by name and labels.
 
 use std::collections::BTreeMap;
 

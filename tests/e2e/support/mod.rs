@@ -1,6 +1,4 @@
-//! The fixtures every end-to-end test shares: a PKI built with rcgen at test time, gateway
-//! configuration text, the gateway in process or as a child process, a recording upstream and a
-//! rustls client, all on 127.0.0.1 port 0.
+//! Shared fixtures (PKI, config, gateway, upstream, client) on 127.0.0.1:0: tests state behaviour.
 
 mod certs;
 mod cli;
@@ -70,8 +68,7 @@ where
     }
 }
 
-/// Replace `path` atomically (write a sibling, then rename over it), as deploy tools do, so the
-/// file watcher never sees a half-written file.
+/// Replace `path` atomically (write a sibling, rename over it), as deploy tools do.
 pub fn replace_file(path: &Path, contents: &[u8]) {
     let tmp = path.with_extension("tmp-write");
     std::fs::write(&tmp, contents).unwrap();

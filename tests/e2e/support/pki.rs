@@ -1,5 +1,4 @@
-//! The test PKI, built with rcgen at test time so no private key is ever committed: CAs,
-//! leaves with any validity, EKU or SAN, CRLs, and a domain's files on disk.
+//! The test PKI (CAs, leaves, CRLs, a domain's files), built by rcgen so no key is committed.
 
 use std::path::PathBuf;
 
@@ -16,8 +15,11 @@ fn now() -> time::OffsetDateTime {
 
 /// A certificate authority that can issue.
 pub struct Ca {
+    /// Signs what this CA issues.
     pub issuer: Issuer<'static, KeyPair>,
+    /// Certificate, PEM.
     pub pem: String,
+    /// Certificate, DER.
     pub der: CertificateDer<'static>,
 }
 
@@ -86,13 +88,21 @@ impl Ca {
 
 /// Options for a leaf certificate.
 pub struct Leaf {
+    /// Common name.
     pub cn: String,
+    /// DNS SANs.
     pub dns: Vec<String>,
+    /// IP SANs.
     pub ips: Vec<std::net::IpAddr>,
+    /// URI SANs.
     pub uris: Vec<String>,
+    /// Extended key usages (none: no EKU extension).
     pub eku: Vec<ExtendedKeyUsagePurpose>,
+    /// Start of validity.
     pub not_before: time::OffsetDateTime,
+    /// End of validity.
     pub not_after: time::OffsetDateTime,
+    /// Serial number (random when `None`).
     pub serial: Option<SerialNumber>,
 }
 
@@ -129,10 +139,15 @@ impl Leaf {
 /// An issued leaf: PEM chain (leaf + issuer) and key.
 #[derive(Clone)]
 pub struct Issued {
+    /// Leaf then issuer, PEM.
     pub chain_pem: String,
+    /// Private key, PKCS#8 PEM.
     pub key_pem: String,
+    /// Certificate, DER.
     pub der: CertificateDer<'static>,
+    /// Leaf then issuer, DER.
     pub chain_der: Vec<CertificateDer<'static>>,
+    /// Private key, PKCS#8 DER.
     pub key_der: Vec<u8>,
 }
 
@@ -178,16 +193,20 @@ pub fn issue(ca: &Ca, leaf: Leaf) -> Issued {
 
 /// A domain's PKI on disk: root -> intermediate, server certificate, truststore, a good client.
 pub struct Pki {
+    /// Where the files are; removed on drop.
     pub dir: tempfile::TempDir,
+    /// Root CA.
     pub root: Ca,
+    /// Issuing CA, signed by the root.
     pub intermediate: Ca,
+    /// Server certificate for the domain name, localhost and 127.0.0.1.
     pub server: Issued,
+    /// A good client certificate.
     pub client: Issued,
 }
 
 impl Pki {
-    /// Build and write `truststore.pem`, `server.pem`, `server.key`, `root-ca.pem`,
-    /// `client.pem`, `client.key`.
+    /// Build the PKI and write its truststore, root, server and client files into a temp dir.
     pub fn new(name: &str) -> Pki {
         let dir = tempfile::tempdir().unwrap();
         let root = Ca::root(&format!("{name} Root CA"));

@@ -1,5 +1,4 @@
-//! The gateway binary run as a child process, with its JSON log collected, for tests of what
-//! only a real process shows: signals, reloads, the log lines operators read.
+//! The gateway binary as a child process with its log collected, for signals and log lines.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -12,6 +11,7 @@ use super::{bin, eventually};
 
 /// The gateway binary, killed when dropped; stderr is collected line by line.
 pub struct Served {
+    /// The process.
     pub child: Child,
     log: Arc<Mutex<Vec<String>>>,
 }
@@ -22,8 +22,7 @@ impl Served {
         Self::spawn(config, "json")
     }
 
-    /// `portcullis serve --config CONFIG --workers 2` with the default text log that
-    /// operators read.
+    /// `portcullis serve --config CONFIG --workers 2` with the text log operators read.
     pub fn start_text(config: &Path) -> Served {
         Self::spawn(config, "text")
     }

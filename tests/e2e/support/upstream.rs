@@ -1,5 +1,4 @@
-//! The one upstream the gateway forwards to in tests: a recording, controllable HTTP/1.1 server
-//! on 127.0.0.1:0 whose answers say which target served which path.
+//! One recording, controllable upstream, whose answers say which target served which path.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
