@@ -1,0 +1,6 @@
+//! What reaches the upstream and what comes back: headers, identity, bodies, gateway responses.
+
+mod gateway_responses_match_api_gateway;
+mod large_bodies_stream_both_ways;
+mod strips_hop_by_hop_and_sets_forwarded_headers;
+mod xfcc_replaces_spoofed_client_cert_headers;

@@ -1,0 +1,4 @@
+//! HTTP/2 connections: GOAWAY, pings and header blocks under the front-door limits.
+
+mod connections_end_even_if_the_client_ignores_goaway;
+mod header_block_obeys_header_read_timeout;

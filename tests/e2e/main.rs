@@ -1,0 +1,22 @@
+//! The end-to-end suite: one test binary, one module per family of behaviour, over one set of
+//! fixtures in `support` (PKI, configuration, gateway, upstream, client).
+
+mod support;
+
+mod architecture;
+mod config;
+mod explain;
+mod files;
+mod forwarding;
+mod front_door;
+mod h2;
+mod mtls;
+mod ops;
+mod pki;
+mod pool;
+mod properties;
+mod reload;
+mod routing;
+mod tls;
+mod truststore;
+mod upstream;

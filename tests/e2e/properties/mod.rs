@@ -1,0 +1,3 @@
+//! Property tests: parsers, loaders and guards never panic on arbitrary input.
+
+mod hostile_input_never_panics;

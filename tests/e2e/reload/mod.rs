@@ -1,0 +1,6 @@
+//! Reloads: validate then swap, file watching, listener rebinding, no request lost.
+
+mod broken_config_keeps_serving;
+mod file_change_applies_new_truststore;
+mod rebinds_only_changed_listeners;
+mod under_load_drops_nothing;

@@ -1,0 +1,4 @@
+//! Routing: base path mappings, stage variables, greedy and parameter routes.
+
+mod base_path_mappings_and_stage_variables;
+mod greedy_proxy_and_precedence;
