@@ -182,3 +182,70 @@ pub fn request_id(headers: &http::HeaderMap) -> HeaderValue {
     }
     HeaderValue::from_bytes(&out).unwrap_or(HeaderValue::from_static("0"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("close, x-secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-kept"]);
+    }
+
+    #[test]
+    fn identity_headers_and_underscore_names_are_stripped_by_default() {
+        let mut h = HeaderMap::new();
+        for name in [
+            "x-forwarded-client-cert",
+            "client-cert",
+            "client-cert-chain",
+            "x-ssl-client-s-dn",
+            "x-client-cert-sha256",
+            "x-client-verify",
+            "x-client-dn",
+            "x-amzn-requestid",
+            "x_ssl_client_s_dn",
+            "x-kept",
+        ] {
+            h.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("v"),
+            );
+        }
+        strip_identity_headers(&mut h, &Forwarding::default());
+        assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-kept"]);
+    }
+
+    #[test]
+    fn request_id_keeps_a_sane_one_and_replaces_anything_else() {
+        let mut h = HeaderMap::new();
+        h.insert(X_REQUEST_ID, HeaderValue::from_static("abc-123_x.y:z"));
+        assert_eq!(request_id(&h), "abc-123_x.y:z");
+        for bad in ["", "has space", "semi;colon"] {
+            h.insert(X_REQUEST_ID, HeaderValue::from_str(bad).unwrap());
+            let id = request_id(&h);
+            assert_ne!(id, bad);
+            assert_eq!(id.len(), 36, "{id:?}");
+        }
+        assert_ne!(request_id(&HeaderMap::new()), request_id(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn forwarded_for_is_the_peer_address_only() {
+        let v = forwarded_for("10.1.2.3:4567".parse().unwrap());
+        assert_eq!(v, "10.1.2.3");
+    }
+}

@@ -518,3 +518,85 @@ fn key_path(p: &serde_ignored::Path<'_>) -> String {
         | Path::NewtypeVariant { parent } => key_path(parent),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "[[domain]]\nname = \"api.example\"\nlisten = \"127.0.0.1:8443\"\ncertificate = \"s.pem\"\nprivate_key = \"s.key\"\ntruststore = \"t.pem\"\n\n[[domain.mapping]]\nbase_path = \"/\"\napi = \"inv\"\nstage = \"prod\"\n\n[api.inv.stages.prod]\nvariables = { backend = \"onprem\" }\n\n[[api.inv.routes]]\nmethod = \"GET\"\npath = \"/inventory\"\nintegration = \"http://${stageVariables.backend}/rest-service/inventory\"\n\n[upstream.onprem]\ntargets = [\"127.0.0.1:8001\"]\n";
+
+    /// `BASE` after `extra`, its files present (empty: parsing only checks they can be read).
+    fn text_with(extra: &str) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = format!("{extra}\n{BASE}");
+        for f in ["s.pem", "s.key", "t.pem"] {
+            let path = dir.path().join(f);
+            std::fs::write(&path, "").unwrap();
+            text = text.replace(
+                &format!("\"{f}\""),
+                &format!("{:?}", path.display().to_string()),
+            );
+        }
+        (dir, text)
+    }
+
+    fn parse_with(extra: &str) -> Result<Config, ConfigErrors> {
+        let (_dir, text) = text_with(extra);
+        parse(Path::new("gw.toml"), &text)
+    }
+
+    fn keys(e: &ConfigErrors) -> Vec<String> {
+        e.0.iter().map(|e| e.key.clone()).collect()
+    }
+
+    #[test]
+    fn a_valid_file_gets_its_defaults() {
+        let c = parse_with("").unwrap();
+        assert_eq!(c.limits, Limits::default());
+        assert_eq!(
+            c.limits.response_idle_timeout,
+            DEFAULT_RESPONSE_IDLE_TIMEOUT
+        );
+        assert_eq!(c.domains.len(), 1);
+    }
+
+    #[test]
+    fn limits_are_read_in_their_units() {
+        let c =
+            parse_with("[limits]\nresponse_idle_timeout_ms = 1500\nmax_uri_bytes = 2048").unwrap();
+        assert_eq!(c.limits.response_idle_timeout, Duration::from_millis(1500));
+        assert_eq!(c.limits.max_uri_bytes, 2048);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_its_key() {
+        let e = parse_with(
+            "[limits]\nmax_connections = 9223372036854775807\nresponse_idle_timeout_ms = 0\nmax_uri_byts = 1",
+        )
+        .unwrap_err();
+        let k = keys(&e);
+        for key in [
+            "limits.max_connections",
+            "limits.response_idle_timeout_ms",
+            "limits.max_uri_byts",
+        ] {
+            assert!(k.iter().any(|x| x == key), "{key} missing from {k:?}");
+        }
+        assert!(e.to_string().contains("gw.toml"), "{e}");
+    }
+
+    #[test]
+    fn a_route_naming_an_unknown_stage_variable_is_refused() {
+        let (_dir, text) = text_with("");
+        let text = text.replace("${stageVariables.backend}", "${stageVariables.backnd}");
+        let e = parse(Path::new("gw.toml"), &text).unwrap_err();
+        assert!(e.to_string().contains("backnd"), "{e}");
+    }
+
+    #[test]
+    fn malformed_toml_is_one_error_naming_the_file() {
+        let e = parse(Path::new("gw.toml"), "[limits\n").unwrap_err();
+        assert_eq!(e.0.len(), 1);
+        assert!(e.to_string().contains("invalid TOML"), "{e}");
+    }
+}

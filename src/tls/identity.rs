@@ -135,3 +135,62 @@ pub fn hex(bytes: &[u8]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf(cn: &str, sans: Vec<rcgen::SanType>) -> Vec<u8> {
+        let mut params = rcgen::CertificateParams::default();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "Example, Inc.");
+        params.subject_alt_names = sans;
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn identity_reads_subject_sans_serial_and_fingerprint() {
+        let der = leaf(
+            "inventory-client",
+            vec![
+                rcgen::SanType::URI("spiffe://example/inventory".try_into().unwrap()),
+                rcgen::SanType::DnsName("client.example".try_into().unwrap()),
+            ],
+        );
+        let id = ClientIdentity::from_der(&der).unwrap();
+        assert!(id.subject.contains("CN=inventory-client"), "{}", id.subject);
+        assert!(id.subject.contains(r"O=Example\, Inc."), "{}", id.subject);
+        assert_eq!(id.uris, ["spiffe://example/inventory"]);
+        assert_eq!(id.dns, ["client.example"]);
+        assert_eq!(id.sha256.len(), 64);
+        assert!(!id.serial.is_empty());
+        let xfcc = id.xfcc.to_str().unwrap();
+        assert!(xfcc.starts_with(&format!("Hash={};", id.sha256)), "{xfcc}");
+        assert!(xfcc.contains("URI=spiffe://example/inventory"), "{xfcc}");
+    }
+
+    #[test]
+    fn xfcc_quotes_values_that_could_add_elements_or_keys() {
+        let element = xfcc_element(
+            "ab",
+            "CN=x",
+            &["spiffe://a,URI=evil;By=me".into()],
+            &["a\"b".into()],
+        );
+        // One element, and the hostile SAN stays one quoted value.
+        assert_eq!(
+            element,
+            r#"Hash=ab;Subject="CN=x";URI="spiffe://a,URI=evil;By=me";DNS="a\"b""#
+        );
+    }
+
+    #[test]
+    fn garbage_is_not_an_identity() {
+        assert!(ClientIdentity::from_der(b"not a certificate").is_none());
+    }
+}

@@ -236,6 +236,89 @@ impl Pool {
 mod tests {
     use super::*;
 
+    /// A pool over `n` targets (10.0.0.1:80, ...), never dialled.
+    fn pool(n: usize, balancing: LoadBalancing, max_in_flight: Option<usize>) -> Arc<Pool> {
+        let rt = PoolRuntime::default();
+        let tls = crate::tls::client::direct_config(&Default::default());
+        Arc::new(Pool {
+            name: "p".into(),
+            targets: (0..n)
+                .map(|i| {
+                    let authority: Authority = format!("10.0.0.{}:80", i + 1).parse().unwrap();
+                    Target {
+                        host: http::HeaderValue::from_str(authority.as_str()).unwrap(),
+                        state: rt.target("p", &authority),
+                        authority,
+                        zone: "".into(),
+                    }
+                })
+                .collect(),
+            next: AtomicUsize::new(0),
+            balancing,
+            max_in_flight,
+            retries: 1,
+            client: super::super::client(tls.clone(), None, Duration::from_secs(1), 8192),
+            tls: Arc::new(tls),
+            server_name: None,
+            https: false,
+        })
+    }
+
+    #[test]
+    fn round_robin_takes_each_target_in_turn() {
+        let p = pool(3, LoadBalancing::RoundRobin, None);
+        let picked: Vec<usize> = (0..6).map(|_| p.pick(None).unwrap().index).collect();
+        assert_eq!(picked, [0, 1, 2, 0, 1, 2]);
+    }
+
+    #[test]
+    fn least_requests_avoids_the_busy_target() {
+        let p = pool(2, LoadBalancing::LeastRequests, None);
+        let held = p.pick(None).unwrap();
+        for _ in 0..4 {
+            assert_ne!(p.pick(None).unwrap().index, held.index);
+        }
+    }
+
+    #[test]
+    fn unavailable_targets_are_skipped_until_all_are_down_then_all_are_used() {
+        let p = pool(2, LoadBalancing::RoundRobin, None);
+        p.targets[0].set_healthy(false);
+        assert!((0..4).all(|_| p.pick(None).unwrap().index == 1));
+        p.eject(1);
+        // Every target down: fail open to all of them, as an NLB does.
+        let picked: Vec<usize> = (0..4).map(|_| p.pick(None).unwrap().index).collect();
+        assert!(picked.contains(&0) && picked.contains(&1), "{picked:?}");
+    }
+
+    #[test]
+    fn a_burst_of_5xx_ejects_and_a_success_restores() {
+        let p = pool(2, LoadBalancing::RoundRobin, None);
+        for _ in 0..PASSIVE_5XX_BURST {
+            p.answered(0, 503);
+        }
+        assert!((0..4).all(|_| p.pick(None).unwrap().index == 1));
+        p.answered(0, 200);
+        assert!((0..4).any(|_| p.pick(None).unwrap().index == 0));
+    }
+
+    #[test]
+    fn in_flight_limit_refuses_when_every_target_is_full_and_leases_release() {
+        let p = pool(2, LoadBalancing::RoundRobin, Some(1));
+        let a = p.pick(None).unwrap();
+        let b = p.pick(None).unwrap();
+        assert_ne!(a.index, b.index);
+        assert!(p.pick(None).is_none());
+        drop(a);
+        assert!(p.pick(None).is_some());
+    }
+
+    #[test]
+    fn exclude_skips_the_target_already_tried() {
+        let p = pool(2, LoadBalancing::RoundRobin, None);
+        assert!((0..4).all(|_| p.pick(Some(0)).unwrap().index == 1));
+    }
+
     #[test]
     fn runtime_hands_the_same_state_to_a_target_that_stays() {
         let rt = PoolRuntime::default();

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use rcgen::{Issuer, KeyPair};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 
 use super::{Ca, Out, args, tool};
 
