@@ -22,6 +22,9 @@ pub const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-p
 pub const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 /// `x-request-id`, kept from the client or generated, and echoed in the response.
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// `x-amzn-RequestId`: API Gateway's request id header, on every response (the same id as
+/// `x-request-id`, the access log and the upstream's `x-request-id`).
+pub const X_AMZN_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 /// `forwarded` (RFC 7239): a client could use it to spoof its origin, so it is removed.
 pub const FORWARDED: HeaderName = HeaderName::from_static("forwarded");
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");

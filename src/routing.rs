@@ -34,6 +34,10 @@ struct Slot {
 }
 
 impl Slot {
+    fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.any.is_none()
+    }
+
     fn find(&self, method: &Method) -> Option<usize> {
         self.exact
             .iter()
@@ -76,8 +80,8 @@ impl ApiRouter {
                         route.method, route.path.raw, api.routes[prev].index
                     ),
                     Conflict::Sibling(other) => format!(
-                        "`{}`: a sibling path part `{{{other}}}` already exists at this position; \
-                         parameters at the same position must share one name",
+                        "`{}`: A sibling ({{{other}}}) of this resource already has a variable \
+                         path part -- only one is allowed",
                         route.path.raw
                     ),
                 };
@@ -95,7 +99,7 @@ impl ApiRouter {
     pub fn at<'p>(&self, method: &Method, path: &'p str) -> Option<RouteMatch<'_, 'p>> {
         let rest = path.strip_prefix('/')?;
         let mut params = Vec::new();
-        let index = lookup(&self.root, method, rest, &mut params)?;
+        let index = resource(&self.root, rest, &mut params)?.find(method)?;
         Some(RouteMatch { index, params })
     }
 
@@ -120,6 +124,11 @@ fn insert(root: &mut Node, route: &Route, pos: usize) -> Result<(), Conflict> {
     for seg in &route.path.segments {
         match seg {
             Segment::Greedy(name) => {
+                // One variable path part per level, as API Gateway allows: `{id}` and
+                // `{proxy+}` cannot be siblings.
+                if let Some((existing, _)) = &node.param {
+                    return Err(Conflict::Sibling(existing.clone()));
+                }
                 return match &mut node.greedy {
                     Some((existing, _)) if existing != name => {
                         Err(Conflict::Sibling(format!("{existing}+")))
@@ -134,6 +143,9 @@ fn insert(root: &mut Node, route: &Route, pos: usize) -> Result<(), Conflict> {
                 };
             }
             Segment::Param(name) => {
+                if let Some((existing, _)) = &node.greedy {
+                    return Err(Conflict::Sibling(format!("{existing}+")));
+                }
                 let (existing, child) = node
                     .param
                     .get_or_insert_with(|| (name.clone(), Box::default()));
@@ -150,15 +162,17 @@ fn insert(root: &mut Node, route: &Route, pos: usize) -> Result<(), Conflict> {
         .map_err(Conflict::Duplicate)
 }
 
-/// Depth-first match with backtracking: literal, then parameter, then greedy.
-fn lookup<'r, 'p>(
+/// The resource a path names, as API Gateway finds it: by path alone, depth-first with
+/// backtracking (literal, then parameter, then greedy), stopping at the first resource that has
+/// any method. The method is looked up only there: a resource without it is a miss, never a
+/// reason to try a greedy sibling.
+fn resource<'r, 'p>(
     node: &'r Node,
-    method: &Method,
     rest: &'p str,
     params: &mut Vec<(&'r str, &'p str)>,
-) -> Option<usize> {
+) -> Option<&'r Slot> {
     if rest.is_empty() {
-        return node.slot.find(method);
+        return Some(&node.slot).filter(|s| !s.is_empty());
     }
     let (seg, tail) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i + 1..]),
@@ -168,33 +182,21 @@ fn lookup<'r, 'p>(
         return None;
     }
     // A trailing slash (`/a/`) leaves an empty tail after a segment: treat as the end.
-    let tail_is_end = tail.is_empty();
     if let Some(child) = node.literal.get(seg) {
-        if tail_is_end {
-            if let Some(i) = child.slot.find(method) {
-                return Some(i);
-            }
-        } else if let Some(i) = lookup(child, method, tail, params) {
-            return Some(i);
+        if let Some(slot) = resource(child, tail, params) {
+            return Some(slot);
         }
     }
     if let Some((name, child)) = &node.param {
         params.push((name.as_str(), seg));
-        let found = if tail_is_end {
-            child.slot.find(method)
-        } else {
-            lookup(child, method, tail, params)
-        };
-        if found.is_some() {
-            return found;
+        if let Some(slot) = resource(child, tail, params) {
+            return Some(slot);
         }
         params.pop();
     }
     if let Some((name, slot)) = &node.greedy {
-        if let Some(i) = slot.find(method) {
-            params.push((name.as_str(), rest.trim_end_matches('/')));
-            return Some(i);
-        }
+        params.push((name.as_str(), rest.trim_end_matches('/')));
+        return Some(slot);
     }
     None
 }
@@ -350,9 +352,10 @@ targets = ["127.0.0.1:1"]
     fn specific_beats_greedy_and_explicit_beats_any() {
         let routes = [
             route("ANY", "/items/{proxy+}"),
-            route("GET", "/items/{id}"),
+            route("GET", "/things/{id}"),
             route("ANY", "/items/special"),
             route("GET", "/items/special"),
+            route("GET", "/items/readonly"),
         ]
         .concat();
         let cfg = config(&routes).unwrap();
@@ -365,10 +368,14 @@ targets = ["127.0.0.1:1"]
         assert_eq!(&**t.router.name(r.index), "GET /items/special");
         let r = t.router.at(&Method::POST, "/items/special").unwrap();
         assert_eq!(&**t.router.name(r.index), "ANY /items/special");
-        let r = t.router.at(&Method::GET, "/items/7").unwrap();
+        let r = t.router.at(&Method::GET, "/things/7").unwrap();
         assert_eq!(r.param("id"), Some("7"));
         let r = t.router.at(&Method::POST, "/items/7").unwrap();
         assert_eq!(r.param("proxy"), Some("7"));
+        // The resource exists without POST: a miss, never the greedy sibling.
+        assert!(t.router.at(&Method::GET, "/items/readonly").is_some());
+        assert!(t.router.at(&Method::POST, "/items/readonly").is_none());
+        assert!(t.router.at(&Method::POST, "/things/7").is_none());
         let r = t.router.at(&Method::GET, "/items/a/b").unwrap();
         assert_eq!(r.param("proxy"), Some("a/b"));
         assert!(t.router.at(&Method::GET, "/items").is_none());
@@ -414,8 +421,26 @@ targets = ["127.0.0.1:1"]
         build(&cfg, &mut sink);
         let err = sink.finish(()).unwrap_err().to_string();
         assert!(
-            err.contains("routes[1]") && err.contains("sibling"),
+            err.contains("routes[1]")
+                && err.contains(
+                    "A sibling ({a}) of this resource already has a variable path part -- only one is allowed"
+                ),
             "{err}"
         );
+
+        // A parameter and a greedy parameter are siblings too, in either order.
+        for pair in [
+            [route("GET", "/x/{id}"), route("ANY", "/x/{proxy+}")],
+            [route("ANY", "/x/{proxy+}"), route("GET", "/x/{id}")],
+        ] {
+            let cfg = config(&pair.concat()).unwrap();
+            let mut sink = ErrorSink::new(Path::new("t.toml"));
+            build(&cfg, &mut sink);
+            let err = sink.finish(()).unwrap_err().to_string();
+            assert!(
+                err.contains("routes[1]") && err.contains("only one is allowed"),
+                "{err}"
+            );
+        }
     }
 }

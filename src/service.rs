@@ -16,7 +16,7 @@ use crate::body::{
     ResponseBody,
 };
 use crate::error::{Refused, RequestError, Side};
-use crate::forward::{self, ClientSide, X_REQUEST_ID};
+use crate::forward::{self, ClientSide, X_AMZN_REQUEST_ID, X_REQUEST_ID};
 use crate::routing::StageTarget;
 use crate::state::{DomainState, SharedSnapshot, Snapshot};
 use crate::telemetry::{AccessLog, InFlight, InFlightGuard};
@@ -293,9 +293,12 @@ fn refuse(e: RequestError, ex: &mut Exchange<'_>) -> Response<ResponseBody> {
     g.response()
 }
 
-/// Send the response: the request id echoed, the access log told when the body is done.
+/// Send the response: the request id echoed (as API Gateway's `x-amzn-RequestId` too), the
+/// access log told when the body is done.
 fn answer(mut resp: Response<ResponseBody>, ex: Exchange<'_>) -> Response<ResponseBody> {
-    resp.headers_mut().insert(X_REQUEST_ID, ex.request_id);
+    let h = resp.headers_mut();
+    h.insert(X_AMZN_REQUEST_ID, ex.request_id.clone());
+    h.insert(X_REQUEST_ID, ex.request_id);
     let mut log = ex.log;
     log.status = resp.status().as_u16();
     resp.map(|b| b.with_outcome(log))

@@ -1,6 +1,7 @@
 //! Every request produces one structured access-log line (JSON with `--log-format json`) with
 //! the fields operators rely on: time, request id, client, subject, domain, method, path, route,
-//! upstream, status, bytes and both latencies.
+//! upstream, status, bytes and both latencies, the failing side of a gateway response, and the
+//! request id every response carries as `x-amzn-RequestId`.
 
 use crate::support::*;
 
@@ -71,6 +72,14 @@ async fn each_request_logs_one_json_access_line() {
         .unwrap_or_else(|| panic!("no access line for /nope:\n{}", served.dump()));
     assert_eq!(refused["status"], 403);
     assert_eq!(refused["error"], "MISSING_AUTHENTICATION_TOKEN");
+    assert_eq!(refused["side"], "downstream");
+
+    // API Gateway's x-amzn-RequestId on every response: the id the log and the upstream saw.
+    assert_eq!(got.headers["x-amzn-requestid"], "trace-123");
+    assert_eq!(up.seen()[0].headers["x-request-id"], "trace-123");
+    let id = missing.headers["x-amzn-requestid"].to_str().unwrap();
+    assert_eq!(refused["request_id"], id, "{refused}");
+    assert_eq!(missing.headers["x-request-id"], id);
     // One line per request, not more.
     let access = served
         .events()

@@ -1,6 +1,7 @@
 //! Route matching as API Gateway does it: `{name}` is one segment, `{name+}` one or more trailing
-//! segments, a specific path beats a parameter and a greedy one, an explicit method beats `ANY`;
-//! path parameters are substituted into the integration URL and the query passes unchanged.
+//! segments, a specific path beats a greedy one, an explicit method beats `ANY`, and a resource
+//! without the request's method is a 403 (never a greedy sibling's); one variable path part per
+//! level; path parameters are substituted into the integration URL and the query passes unchanged.
 
 use crate::support::*;
 
@@ -19,10 +20,11 @@ fn routes() -> String {
         ),
         route(
             "GET",
-            "/items/{id}",
+            "/item/{id}",
             &format!("{BACKEND}/rest-service/item/{{id}}"),
         ),
         route("GET", "/items/special", &format!("{BACKEND}/special/get")),
+        route("GET", "/items/readonly", &format!("{BACKEND}/readonly")),
         route("ANY", "/items/special", &format!("{BACKEND}/special/any")),
         route(
             "GET",
@@ -86,7 +88,7 @@ async fn single_segment_parameters_are_substituted() {
     let up = Upstream::start().await;
     let gw = Gateway::start(&simple_config(&pki, up.addr, &routes())).await;
 
-    let got = get(&gw, &pki, "/items/42?expand=true").await;
+    let got = get(&gw, &pki, "/item/42?expand=true").await;
     assert_eq!(got.body, "upstream:/rest-service/item/42?expand=true");
 
     let got = get(&gw, &pki, "/orders/o-7/lines/3").await;
@@ -100,7 +102,7 @@ async fn single_segment_parameters_are_substituted() {
 }
 
 #[tokio::test]
-async fn specific_beats_parameter_beats_greedy_and_explicit_method_beats_any() {
+async fn specific_beats_greedy_and_explicit_method_beats_any() {
     let pki = Pki::new("localhost");
     let up = Upstream::start().await;
     let gw = Gateway::start(&simple_config(&pki, up.addr, &routes())).await;
@@ -119,16 +121,55 @@ async fn specific_beats_parameter_beats_greedy_and_explicit_method_beats_any() {
         send(&gw, &pki, "DELETE", "/items/special").await.body,
         "upstream:/special/any"
     );
-    // `{id}` (GET only) beats the greedy route for GET ...
-    assert_eq!(
-        send(&gw, &pki, "GET", "/items/7").await.body,
-        "upstream:/rest-service/item/7"
-    );
-    // ... but a POST to the same path has only the greedy ANY route.
+    // No literal resource: the greedy route takes any method.
     let got = send(&gw, &pki, "POST", "/items/7").await;
     assert_eq!(got.body, "upstream:/rest-service/items/7");
     let methods: Vec<String> = up.seen().iter().map(|s| s.method.to_string()).collect();
-    assert_eq!(methods, ["GET", "POST", "DELETE", "GET", "POST"]);
+    assert_eq!(methods, ["GET", "POST", "DELETE", "POST"]);
+}
+
+#[tokio::test]
+async fn a_resource_without_the_method_is_403_never_its_greedy_sibling() {
+    let pki = Pki::new("localhost");
+    let up = Upstream::start().await;
+    let gw = Gateway::start(&simple_config(&pki, up.addr, &routes())).await;
+    assert_eq!(
+        send(&gw, &pki, "GET", "/items/readonly").await.body,
+        "upstream:/readonly"
+    );
+    for method in ["POST", "PUT", "DELETE"] {
+        let got = send(&gw, &pki, method, "/items/readonly").await;
+        assert_eq!(got.status, 403, "{method}: {got:?}");
+        assert_eq!(got.body, gateway_body("Missing Authentication Token"));
+        assert_eq!(
+            got.headers.get("x-amzn-errortype").unwrap(),
+            "MissingAuthenticationTokenException"
+        );
+    }
+    let got = send(&gw, &pki, "POST", "/item/42").await;
+    assert_eq!(got.status, 403, "{got:?}");
+    assert_eq!(up.seen().len(), 1, "only the GET reached the upstream");
+}
+
+#[tokio::test]
+async fn two_variable_path_parts_at_one_level_are_refused_as_aws_words_it() {
+    let pki = Pki::new("localhost");
+    let up = Upstream::start().await;
+    let routes = [
+        route("GET", "/items/{id}", &format!("{BACKEND}/i/{{id}}")),
+        route("ANY", "/items/{proxy+}", &format!("{BACKEND}/p/{{proxy}}")),
+    ]
+    .concat();
+    let err = Gateway::try_start(&simple_config(&pki, up.addr, &routes))
+        .await
+        .err()
+        .expect("sibling variable path parts were accepted");
+    assert!(
+        err.contains(
+            "A sibling ({id}) of this resource already has a variable path part -- only one is allowed"
+        ) && err.contains("api.inv.routes[1]"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
