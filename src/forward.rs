@@ -9,6 +9,7 @@ use http::{Request, Uri, Version};
 
 use crate::body::RequestBody;
 use crate::config::{Forwarding, Integration, PathPart};
+use crate::mapping::Mapped;
 use crate::routing::RouteMatch;
 use crate::tls::ClientIdentity;
 
@@ -61,17 +62,24 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(header::TRANSFER_ENCODING);
 }
 
-/// The upstream path and query for a matched route.
+/// The upstream path and query for a matched route: `{NAME}` from the mappings, else from the
+/// route's path parameters; mapped query pairs after the integration's and the client's.
 pub fn upstream_path_and_query(
     integration: &Integration,
     matched: &RouteMatch<'_, '_>,
     client_query: Option<&str>,
+    mapped: Option<&Mapped>,
 ) -> String {
     let mut out = String::with_capacity(64);
     for part in &integration.path {
         match part {
             PathPart::Literal(l) => out.push_str(l),
-            PathPart::Param(name) => out.push_str(matched.param(name).unwrap_or("")),
+            PathPart::Param(name) => out.push_str(
+                mapped
+                    .and_then(|m| m.path_param(name))
+                    .or_else(|| matched.param(name))
+                    .unwrap_or(""),
+            ),
         }
     }
     match (integration.query.as_deref(), client_query) {
@@ -86,6 +94,12 @@ pub fn upstream_path_and_query(
             out.push_str(q);
         }
         (None, None) => {}
+    }
+    for (k, v) in mapped.map(|m| m.query.as_slice()).unwrap_or_default() {
+        out.push(if out.contains('?') { '&' } else { '?' });
+        out.push_str(k);
+        out.push('=');
+        out.push_str(v);
     }
     out
 }
@@ -116,13 +130,16 @@ pub fn strip_identity_headers(headers: &mut HeaderMap, forwarding: &Forwarding) 
     }
 }
 
-/// Turn the client's request parts into the upstream request.
+/// Turn the client's request parts into the upstream request: client identity headers
+/// stripped, then the route's mapped headers set, then the gateway's own forwarding headers,
+/// which always win.
 pub fn upstream_request(
     mut parts: Parts,
     body: RequestBody,
     uri: Uri,
     upstream_host: &HeaderValue,
     client: ClientSide<'_>,
+    mapped_headers: &[(HeaderName, HeaderValue)],
 ) -> Request<RequestBody> {
     // The authority the request was routed by: `:authority` (h2) or the absolute-form target,
     // else `Host` (the service refused a request where the two disagree).
@@ -136,6 +153,9 @@ pub fn upstream_request(
     strip_identity_headers(h, client.forwarding);
     h.remove(header::EXPECT);
     h.remove(FORWARDED);
+    for (name, value) in mapped_headers {
+        h.insert(name.clone(), value.clone());
+    }
     h.insert(X_FORWARDED_CLIENT_CERT, client.identity.xfcc.clone());
     h.insert(X_FORWARDED_FOR, client.forwarded_for.clone());
     h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));

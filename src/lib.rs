@@ -16,6 +16,7 @@ pub mod error;
 pub mod file_read;
 pub mod forward;
 pub mod framing;
+pub mod mapping;
 pub mod metrics;
 pub mod path;
 pub mod reload;

@@ -16,6 +16,7 @@ pub struct ApiRouter {
     /// Route display names such as `GET /inventory`, by route position.
     names: Vec<Arc<str>>,
     timeouts: Vec<std::time::Duration>,
+    upstream_methods: Vec<Option<Method>>,
 }
 
 #[derive(Debug, Default)]
@@ -92,6 +93,11 @@ impl ApiRouter {
             root,
             names: api.routes.iter().map(route_name).collect(),
             timeouts: api.routes.iter().map(|r| r.timeout).collect(),
+            upstream_methods: api
+                .routes
+                .iter()
+                .map(|r| r.upstream_method.clone())
+                .collect(),
         }
     }
 
@@ -106,6 +112,11 @@ impl ApiRouter {
     /// Display name of the route at `index`, such as `GET /inventory`.
     pub fn name(&self, index: usize) -> &Arc<str> {
         &self.names[index]
+    }
+
+    /// The method sent upstream for the route at `index`, when it is not the client's.
+    pub fn upstream_method(&self, index: usize) -> Option<&Method> {
+        self.upstream_methods[index].as_ref()
     }
 
     /// Integration timeout of the route at `index`.

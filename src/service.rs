@@ -60,12 +60,16 @@ struct Exchange<'c> {
     log: Box<AccessLog>,
 }
 
-/// A routed request: the stage it maps to, the route, and the upstream target it becomes.
+/// A routed request: the stage it maps to, the route, and the upstream request it becomes.
 struct Routed {
     target: Arc<StageTarget>,
     index: usize,
     path_and_query: PathAndQuery,
     timeout: Duration,
+    /// The method sent upstream, when the route sets one.
+    upstream_method: Option<http::Method>,
+    /// Headers the route's parameter mappings set.
+    headers: Vec<(http::HeaderName, HeaderValue)>,
 }
 
 /// Answer one request.
@@ -153,10 +157,14 @@ fn route(req: &Request<Incoming>, ex: &mut Exchange<'_>) -> Result<Routed, Reque
         .router
         .at(req.method(), rest)
         .ok_or(Refused::NoRoute)?;
-    ex.log.route = Some(target.router.name(matched.index).clone());
+    let name = target.router.name(matched.index).clone();
+    ex.log.route = Some(name.clone());
     ex.log.api_stage = Some((target.api.clone(), target.stage.clone()));
     let integration = &target.integrations[matched.index];
-    let path_and_query = forward::upstream_path_and_query(integration, &matched, req.uri().query());
+    let mapped = (!integration.parameters.is_empty())
+        .then(|| map_parameters(req, &matched, target, &name, ex));
+    let path_and_query =
+        forward::upstream_path_and_query(integration, &matched, req.uri().query(), mapped.as_ref());
     // Belt and braces: whatever the parameters held, the result must stay under its prefix.
     let upstream_path = path_and_query.split('?').next().unwrap_or("");
     let invalid = Refused::BadRequest("Invalid request path");
@@ -166,9 +174,34 @@ fn route(req: &Request<Incoming>, ex: &mut Exchange<'_>) -> Result<Routed, Reque
     Ok(Routed {
         path_and_query: PathAndQuery::try_from(path_and_query).map_err(|_| invalid)?,
         timeout: target.router.timeout(matched.index),
+        upstream_method: target.router.upstream_method(matched.index).cloned(),
+        headers: mapped.map(|m| m.headers).unwrap_or_default(),
         index: matched.index,
         target: target.clone(),
     })
+}
+
+/// The route's parameter mappings applied to this request.
+fn map_parameters(
+    req: &Request<Incoming>,
+    matched: &crate::routing::RouteMatch<'_, '_>,
+    target: &StageTarget,
+    route_name: &str,
+    ex: &Exchange<'_>,
+) -> crate::mapping::Mapped {
+    let inputs = crate::mapping::Inputs {
+        method: req.method(),
+        uri: req.uri(),
+        headers: req.headers(),
+        matched,
+        request_id: &ex.request_id,
+        stage: &target.stage,
+        resource_path: route_name.split_once(' ').map_or("", |(_, p)| p),
+        domain: &ex.domain.name,
+        source_ip: ex.ctx.peer.ip(),
+        identity: &ex.ctx.identity,
+    };
+    crate::mapping::Mapped::apply(&target.integrations[matched.index].parameters, &inputs)
 }
 
 /// Send the request upstream, its body streamed and bounded; a body the client broke is the
@@ -188,7 +221,10 @@ async fn forward(
                 "the route names a pool that is not built",
             ))?;
     let limits = &snapshot.config.limits;
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    if let Some(m) = &routed.upstream_method {
+        parts.method = m.clone();
+    }
     let body = RequestBody::new(
         body,
         limits.max_body_bytes,
@@ -213,7 +249,7 @@ async fn forward(
         // Scheme, authority and path are all set: this cannot fail, and a default URI would
         // only make the send fail, never go elsewhere.
         let uri = Uri::from_parts(uri).unwrap_or_default();
-        forward::upstream_request(parts, body, uri, host, client)
+        forward::upstream_request(parts, body, uri, host, client, &routed.headers)
     };
     let sent = Instant::now();
     let result = upstream::send(dest, parts, body, routed.timeout, build).await;

@@ -3,6 +3,7 @@
 //! Every problem is reported with the file, the key path and the reason, all at once, so a user
 //! fixes a broken file in one pass.
 
+mod params;
 mod raw;
 mod template;
 mod validate;
@@ -13,6 +14,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use params::{ContextVar, ParamMapping, ParamSource, ParamTarget};
 pub use template::{Integration, IntegrationTarget, PathPart, PathTemplate, Scheme, Segment};
 
 /// Default largest request body: API Gateway's 10 MiB payload limit.
@@ -253,6 +255,10 @@ pub struct Route {
     pub integration: String,
     /// Integration timeout; exceeding it gives 504.
     pub timeout: Duration,
+    /// Method sent upstream instead of the client's, if set.
+    pub upstream_method: Option<http::Method>,
+    /// Request parameter mappings, stage variables not yet resolved.
+    pub parameters: Vec<ParamMapping>,
 }
 
 /// The method a route answers.

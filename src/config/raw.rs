@@ -143,6 +143,10 @@ pub(crate) struct RawRoute {
     pub integration: Option<String>,
     /// Integration timeout.
     pub timeout_ms: Option<u64>,
+    /// Method sent upstream when it differs from the client's (API Gateway's `httpMethod`).
+    pub upstream_method: Option<String>,
+    /// `{ "integration.request.header.X" = "method.request.header.Y", ... }`.
+    pub request_parameters: Option<BTreeMap<String, String>>,
 }
 
 /// One `[upstream.NAME]` table.

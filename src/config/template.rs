@@ -148,6 +148,8 @@ pub struct Integration {
     pub query: Option<String>,
     /// The resolved URL, for logs and errors.
     pub url: String,
+    /// Request parameter mappings, stage variables resolved.
+    pub parameters: Vec<super::ParamMapping>,
 }
 
 const STAGE_VAR_PREFIX: &str = "${stageVariables.";
@@ -230,6 +232,7 @@ impl Integration {
             path: parts,
             query,
             url: url.to_owned(),
+            parameters: Vec::new(),
         })
     }
 }

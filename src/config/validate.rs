@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use super::raw::{RawApi, RawConfig, RawDomain, RawLimits, RawTarget, RawUpstream};
+use super::params::{ParamMapping, ParamSource, ParamTarget};
+use super::raw::{RawApi, RawConfig, RawDomain, RawLimits, RawRoute, RawTarget, RawUpstream};
 use super::template::{Integration, PathTemplate, substitute_stage_variables};
 use super::{
     Api, Config, ConfigErrors, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,
@@ -354,13 +355,30 @@ fn api_config(
         let timeout = sink
             .millis(format!("{rkey}.timeout_ms"), r.timeout_ms)
             .unwrap_or(DEFAULT_INTEGRATION_TIMEOUT);
+        let upstream_method =
+            r.upstream_method
+                .as_deref()
+                .and_then(|m| match m.to_ascii_uppercase().as_str() {
+                    "ANY" => None,
+                    u => http::Method::from_bytes(u.as_bytes())
+                        .map_err(|_| {
+                            sink.push(
+                                format!("{rkey}.upstream_method"),
+                                format!("`{m}` is not an HTTP method or ANY"),
+                            )
+                        })
+                        .ok(),
+                });
         if let (Some(method), Some(path)) = (method, path) {
+            let parameters = request_parameters(r, &rkey, &path.params, sink);
             routes.push(Route {
                 index: i,
                 method,
                 path,
                 integration: r_integration.clone(),
                 timeout,
+                upstream_method,
+                parameters,
             });
         }
     }
@@ -377,8 +395,23 @@ fn api_config(
                     continue;
                 }
             };
-            match Integration::parse(&resolved, &route.path.params, &is_pool) {
-                Ok(i) => integrations.push(i),
+            // `{NAME}` in the URL is a route path parameter or a mapped path value.
+            let mut params = route.path.params.clone();
+            params.extend(route.parameters.iter().filter_map(|m| match &m.target {
+                ParamTarget::Path(n) => Some(n.clone()),
+                _ => None,
+            }));
+            match Integration::parse(&resolved, &params, &is_pool) {
+                Ok(mut i) => match resolve_parameters(&route.parameters, &stage.variables) {
+                    Ok(p) => {
+                        i.parameters = p;
+                        integrations.push(i);
+                    }
+                    Err(e) => sink.push(
+                        format!("{key}.routes[{}].request_parameters", route.index),
+                        format!("{e} in stage `{stage_name}`"),
+                    ),
+                },
                 Err(e) => sink.push(ikey, format!("{e} (stage `{stage_name}`)")),
             }
         }
@@ -391,6 +424,43 @@ fn api_config(
         );
     }
     Api { stages, routes }
+}
+
+/// The route's `request_parameters`, each problem reported under its own key.
+fn request_parameters(
+    r: &RawRoute,
+    rkey: &str,
+    route_params: &[String],
+    sink: &mut ErrorSink,
+) -> Vec<ParamMapping> {
+    let mut out = Vec::new();
+    for (target, source) in r.request_parameters.iter().flatten() {
+        match ParamMapping::parse(target, source, route_params) {
+            Ok(m) => out.push(m),
+            Err(e) => sink.push(format!("{rkey}.request_parameters.\"{target}\""), e),
+        }
+    }
+    out
+}
+
+/// Replace `stageVariables.NAME` sources with the stage's values.
+fn resolve_parameters(
+    mappings: &[ParamMapping],
+    variables: &BTreeMap<String, String>,
+) -> Result<Vec<ParamMapping>, String> {
+    mappings
+        .iter()
+        .map(|m| match &m.source {
+            ParamSource::Stage(name) => variables
+                .get(name)
+                .map(|v| ParamMapping {
+                    target: m.target.clone(),
+                    source: ParamSource::Static(v.clone()),
+                })
+                .ok_or_else(|| format!("stage variable `{name}` is not defined")),
+            _ => Ok(m.clone()),
+        })
+        .collect()
 }
 
 fn domain(

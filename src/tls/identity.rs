@@ -18,6 +18,21 @@ pub struct ClientIdentity {
     pub dns: Vec<String>,
     /// The `x-forwarded-client-cert` value sent upstream (Envoy's format).
     pub xfcc: HeaderValue,
+    /// Issuer in RFC 4514 form.
+    pub issuer: String,
+    /// Start of validity, Unix seconds.
+    pub not_before: i64,
+    /// End of validity, Unix seconds.
+    pub not_after: i64,
+    /// The DER leaf, for mappings that forward the certificate itself.
+    pub der: std::sync::Arc<[u8]>,
+}
+
+impl ClientIdentity {
+    /// The leaf as PEM, as API Gateway's `$context.identity.clientCert.clientCertPem`.
+    pub fn pem(&self) -> String {
+        pem::encode(&pem::Pem::new("CERTIFICATE", self.der.to_vec()))
+    }
 }
 
 impl ClientIdentity {
@@ -47,6 +62,10 @@ impl ClientIdentity {
             uris,
             dns,
             xfcc,
+            issuer: rfc4514(cert.issuer()),
+            not_before: cert.validity().not_before.timestamp(),
+            not_after: cert.validity().not_after.timestamp(),
+            der: der.into(),
         })
     }
 }

@@ -2,5 +2,6 @@
 
 mod gateway_responses_match_api_gateway;
 mod large_bodies_stream_both_ways;
+mod request_parameters_are_mapped;
 mod strips_hop_by_hop_and_sets_forwarded_headers;
 mod xfcc_replaces_spoofed_client_cert_headers;

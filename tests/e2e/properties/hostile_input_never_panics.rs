@@ -73,6 +73,8 @@ fn router() -> portcullis::routing::ApiRouter {
         path: PathTemplate::parse(p).unwrap(),
         integration: format!("http://pool{p}"),
         timeout: Duration::from_secs(1),
+        upstream_method: None,
+        parameters: Vec::new(),
     })
     .collect();
     let api = Api {
