@@ -15,6 +15,7 @@ use crate::body::{
     BODY_MALFORMED, BODY_TIMED_OUT, BODY_TOO_LARGE, BodyVerdict, Delivery, RequestBody,
     ResponseBody,
 };
+use crate::config::{IntegrationTarget, MockResponse};
 use crate::error::{Refused, RequestError, Side};
 use crate::forward::{self, ClientSide, X_AMZN_REQUEST_ID, X_REQUEST_ID};
 use crate::routing::StageTarget;
@@ -93,6 +94,9 @@ async fn proxy(
     crate::checks::request(&req, &ex.snapshot.config.limits)?;
     let routed = route(&req, ex)?;
     crate::authz::authorize(&ex.ctx.identity, &routed.target, routed.index)?;
+    if let IntegrationTarget::Mock(m) = &routed.target.integrations[routed.index].target {
+        return Ok(mock(m));
+    }
     let answer = forward(req, &routed, ex).await?;
     Ok(relay(answer, &routed, ex))
 }
@@ -161,6 +165,16 @@ fn route(req: &Request<Incoming>, ex: &mut Exchange<'_>) -> Result<Routed, Reque
     ex.log.route = Some(name.clone());
     ex.log.api_stage = Some((target.api.clone(), target.stage.clone()));
     let integration = &target.integrations[matched.index];
+    if matches!(integration.target, IntegrationTarget::Mock(_)) {
+        return Ok(Routed {
+            path_and_query: PathAndQuery::from_static("/"),
+            timeout: Duration::ZERO,
+            upstream_method: None,
+            headers: Vec::new(),
+            index: matched.index,
+            target: target.clone(),
+        });
+    }
     let mapped = (!integration.parameters.is_empty())
         .then(|| map_parameters(req, &matched, target, &name, ex));
     let path_and_query =
@@ -264,6 +278,18 @@ async fn forward(
             Err(body_fault(&ex.verdict).map_or_else(|| e.into(), Into::into))
         }
     }
+}
+
+/// A `mock` route's static response (CORS preflights in API Gateway exports, for one).
+fn mock(m: &MockResponse) -> Response<ResponseBody> {
+    let mut resp = Response::new(ResponseBody::full(m.body.clone()));
+    *resp.status_mut() = m.status;
+    *resp.headers_mut() = m.headers.clone();
+    resp.headers_mut().insert(
+        http::header::CONTENT_LENGTH,
+        HeaderValue::from(m.body.len()),
+    );
+    resp
 }
 
 /// The client's part in a failed exchange: its body broke, was too large or too slow.

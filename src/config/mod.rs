@@ -15,7 +15,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use params::{ContextVar, ParamMapping, ParamSource, ParamTarget};
-pub use template::{Integration, IntegrationTarget, PathPart, PathTemplate, Scheme, Segment};
+pub use template::{
+    Integration, IntegrationTarget, MockResponse, PathPart, PathTemplate, Scheme, Segment,
+};
 
 /// Default largest request body: API Gateway's 10 MiB payload limit.
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
@@ -259,6 +261,8 @@ pub struct Route {
     pub upstream_method: Option<http::Method>,
     /// Request parameter mappings, stage variables not yet resolved.
     pub parameters: Vec<ParamMapping>,
+    /// The static response of a `mock` route (then `integration` is empty).
+    pub mock: Option<std::sync::Arc<MockResponse>>,
 }
 
 /// The method a route answers.

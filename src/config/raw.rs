@@ -147,6 +147,19 @@ pub(crate) struct RawRoute {
     pub upstream_method: Option<String>,
     /// `{ "integration.request.header.X" = "method.request.header.Y", ... }`.
     pub request_parameters: Option<BTreeMap<String, String>>,
+    /// A static response instead of an integration (API Gateway's `mock`).
+    pub mock: Option<RawMock>,
+}
+
+/// A route's static response, as written.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawMock {
+    /// Status code (default 200).
+    pub status: Option<u16>,
+    /// Response headers.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Response body (default empty).
+    pub body: Option<String>,
 }
 
 /// One `[upstream.NAME]` table.

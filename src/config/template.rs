@@ -124,6 +124,33 @@ pub enum IntegrationTarget {
     Pool(String),
     /// One `host:port`, dialled directly.
     Direct(Authority),
+    /// Nowhere: the gateway answers with a static response (API Gateway's `mock`).
+    Mock(std::sync::Arc<MockResponse>),
+}
+
+/// A static response a `mock` route answers with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockResponse {
+    /// Status code.
+    pub status: http::StatusCode,
+    /// Headers.
+    pub headers: http::HeaderMap,
+    /// Body.
+    pub body: bytes::Bytes,
+}
+
+impl Integration {
+    /// The integration of a `mock` route.
+    pub fn mock(response: std::sync::Arc<MockResponse>) -> Integration {
+        Integration {
+            scheme: Scheme::Http,
+            target: IntegrationTarget::Mock(response),
+            path: Vec::new(),
+            query: None,
+            url: "mock".into(),
+            parameters: Vec::new(),
+        }
+    }
 }
 
 /// One piece of an integration path.

@@ -6,14 +6,16 @@ use std::path::Path;
 use std::time::Duration;
 
 use super::params::{ParamMapping, ParamSource, ParamTarget};
-use super::raw::{RawApi, RawConfig, RawDomain, RawLimits, RawRoute, RawTarget, RawUpstream};
+use super::raw::{
+    RawApi, RawConfig, RawDomain, RawLimits, RawMock, RawRoute, RawTarget, RawUpstream,
+};
 use super::template::{Integration, PathTemplate, substitute_stage_variables};
 use super::{
     Api, Config, ConfigErrors, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,
     DEFAULT_HEALTHY_THRESHOLD, DEFAULT_INTEGRATION_TIMEOUT, DEFAULT_RETRIES,
     DEFAULT_UNHEALTHY_THRESHOLD, DEFAULT_UPSTREAM_IDLE_TIMEOUT, Domain, ErrorSink, Forwarding,
-    HealthCheck, Limits, LoadBalancing, Mapping, Route, RouteMethod, Stage, TargetConfig,
-    TlsVersion, Upstream,
+    HealthCheck, Limits, LoadBalancing, Mapping, MockResponse, Route, RouteMethod, Stage,
+    TargetConfig, TlsVersion, Upstream,
 };
 
 pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
@@ -325,13 +327,28 @@ fn api_config(
     let mut routes = Vec::new();
     for (i, r) in raw.routes.iter().enumerate() {
         let rkey = format!("{key}.routes[{i}]");
+        let mock = r.mock.as_ref().and_then(|m| mock_response(m, &rkey, sink));
+        let integration = match (&r.integration, &r.mock) {
+            (Some(_), Some(_)) => {
+                sink.push(
+                    format!("{rkey}.mock"),
+                    "a route has an `integration` or a `mock` response, not both",
+                );
+                continue;
+            }
+            (None, Some(_)) => Some(String::new()),
+            _ => required(&r.integration, &rkey, "integration", sink).cloned(),
+        };
         let (Some(r_method), Some(r_path), Some(r_integration)) = (
             required(&r.method, &rkey, "method", sink),
             required(&r.path, &rkey, "path", sink),
-            required(&r.integration, &rkey, "integration", sink),
+            integration,
         ) else {
             continue;
         };
+        if r.mock.is_some() && mock.is_none() {
+            continue;
+        }
         let method = match r_method.to_ascii_uppercase().as_str() {
             "ANY" => Some(RouteMethod::Any),
             m => match http::Method::from_bytes(m.as_bytes()) {
@@ -375,10 +392,11 @@ fn api_config(
                 index: i,
                 method,
                 path,
-                integration: r_integration.clone(),
+                integration: r_integration,
                 timeout,
                 upstream_method,
                 parameters,
+                mock,
             });
         }
     }
@@ -387,6 +405,10 @@ fn api_config(
     for (stage_name, stage) in &raw.stages {
         let mut integrations = Vec::new();
         for route in &routes {
+            if let Some(m) = &route.mock {
+                integrations.push(Integration::mock(m.clone()));
+                continue;
+            }
             let ikey = format!("{key}.routes[{}].integration", route.index);
             let resolved = match substitute_stage_variables(&route.integration, &stage.variables) {
                 Ok(url) => url,
@@ -424,6 +446,51 @@ fn api_config(
         );
     }
     Api { stages, routes }
+}
+
+/// A `mock` route's static response; problems go to `sink`.
+fn mock_response(
+    m: &RawMock,
+    rkey: &str,
+    sink: &mut ErrorSink,
+) -> Option<std::sync::Arc<MockResponse>> {
+    let mut ok = true;
+    let status = Some(m.status.unwrap_or(200))
+        .filter(|s| (200..=599).contains(s))
+        .and_then(|s| http::StatusCode::from_u16(s).ok())
+        .unwrap_or_else(|| {
+            sink.push(
+                format!("{rkey}.mock.status"),
+                "must be a status code from 200 to 599",
+            );
+            ok = false;
+            http::StatusCode::OK
+        });
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in m.headers.iter().flatten() {
+        match (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            (Ok(n), Ok(v)) => {
+                headers.append(n, v);
+            }
+            _ => {
+                sink.push(
+                    format!("{rkey}.mock.headers.\"{name}\""),
+                    "not a valid header name and value",
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then(|| {
+        std::sync::Arc::new(MockResponse {
+            status,
+            headers,
+            body: bytes::Bytes::from(m.body.clone().unwrap_or_default()),
+        })
+    })
 }
 
 /// The route's `request_parameters`, each problem reported under its own key.

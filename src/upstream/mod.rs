@@ -59,6 +59,7 @@ impl Upstreams {
         match target {
             IntegrationTarget::Pool(name) => self.pools.get(name).map(Destination::Pool),
             IntegrationTarget::Direct(a) => Some(Destination::Direct(&self.direct, a)),
+            IntegrationTarget::Mock(_) => None,
         }
     }
 
@@ -74,7 +75,7 @@ impl Upstreams {
             .filter(|i| i.scheme == Scheme::Https)
             .filter_map(|i| match &i.target {
                 IntegrationTarget::Pool(p) => Some(p.as_str()),
-                IntegrationTarget::Direct(_) => None,
+                IntegrationTarget::Direct(_) | IntegrationTarget::Mock(_) => None,
             })
             .collect();
         let system = SystemRoots::new();

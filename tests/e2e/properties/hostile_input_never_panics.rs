@@ -75,6 +75,7 @@ fn router() -> portcullis::routing::ApiRouter {
         timeout: Duration::from_secs(1),
         upstream_method: None,
         parameters: Vec::new(),
+        mock: None,
     })
     .collect();
     let api = Api {

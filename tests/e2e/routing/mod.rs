@@ -2,3 +2,4 @@
 
 mod base_path_mappings_and_stage_variables;
 mod greedy_proxy_and_precedence;
+mod mock_routes_answer_statically;
