@@ -6,7 +6,10 @@
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{Response, StatusCode};
 
+use std::collections::BTreeMap;
+
 use crate::body::ResponseBody;
+use crate::config::GatewayResponse;
 
 /// `x-amzn-errortype`: the error type header API Gateway sends with gateway responses.
 pub const X_AMZN_ERRORTYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
@@ -229,5 +232,168 @@ impl GatewayError {
             h.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }
         resp
+    }
+}
+
+/// What a customised gateway response's template can say about the request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TemplateVars<'a> {
+    /// `$context.requestId` (and `extendedRequestId`).
+    pub request_id: &'a str,
+    /// `$context.stage`.
+    pub stage: &'a str,
+    /// `$context.apiId`: the API's name.
+    pub api: &'a str,
+    /// `$context.domainName`.
+    pub domain: &'a str,
+    /// `$context.httpMethod`.
+    pub method: &'a str,
+    /// `$context.path`.
+    pub path: &'a str,
+    /// `$context.resourcePath`: the matched route's template, if any.
+    pub resource_path: &'a str,
+    /// `$context.identity.sourceIp`.
+    pub source_ip: &'a str,
+    /// `$context.identity.clientCert.subjectDN`.
+    pub subject: &'a str,
+}
+
+impl GatewayError {
+    /// The response to send, customised by the API's `gateway_responses`: the response type's
+    /// own entry, else `DEFAULT_4XX` / `DEFAULT_5XX`, else the built-in response.
+    pub fn response_with(
+        self,
+        custom: &BTreeMap<String, GatewayResponse>,
+        vars: &TemplateVars<'_>,
+    ) -> Response<ResponseBody> {
+        let fallback = if self.status().is_client_error() {
+            "DEFAULT_4XX"
+        } else {
+            "DEFAULT_5XX"
+        };
+        let Some(c) = custom
+            .get(self.response_type())
+            .or_else(|| custom.get(fallback))
+        else {
+            return self.response();
+        };
+        let mut resp = match &c.template {
+            Some(t) => {
+                let body = render(t, self, vars);
+                let mut r = self.response();
+                r.headers_mut()
+                    .insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
+                r.map(|_| ResponseBody::full(body))
+            }
+            None => self.response(),
+        };
+        if let Some(s) = c.status {
+            *resp.status_mut() = s;
+        }
+        for (name, value) in &c.headers {
+            resp.headers_mut().insert(name, value.clone());
+        }
+        resp
+    }
+}
+
+/// Fill `$context.NAME` references in a gateway response template; an unknown one is left as
+/// written, as API Gateway's template engine leaves it.
+fn render(template: &str, e: GatewayError, v: &TemplateVars<'_>) -> String {
+    const PREFIX: &str = "$context.";
+    let mut out = String::with_capacity(template.len() + 64);
+    let mut rest = template;
+    while let Some(at) = rest.find(PREFIX) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + PREFIX.len()..];
+        let len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '_'))
+            .unwrap_or(after.len());
+        let name = after[..len].trim_end_matches('.');
+        let value: Option<std::borrow::Cow<'_, str>> = match name {
+            "error.message" => Some(e.message().into()),
+            "error.messageString" => Some(json_string(e.message()).into()),
+            "error.responseType" => Some(e.response_type().into()),
+            "requestId" | "extendedRequestId" => Some(v.request_id.into()),
+            "stage" => Some(v.stage.into()),
+            "apiId" => Some(v.api.into()),
+            "domainName" => Some(v.domain.into()),
+            "httpMethod" => Some(v.method.into()),
+            "path" => Some(v.path.into()),
+            "resourcePath" => Some(v.resource_path.into()),
+            "identity.sourceIp" => Some(v.source_ip.into()),
+            "identity.clientCert.subjectDN" => Some(v.subject.into()),
+            _ => None,
+        };
+        match value {
+            Some(val) => {
+                out.push_str(&val);
+                rest = &after[name.len()..];
+            }
+            None => {
+                out.push_str(PREFIX);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `s` as a JSON string literal, quotes included.
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_fill_context_variables_and_leave_unknown_ones() {
+        let v = TemplateVars {
+            request_id: "rid-1",
+            stage: "prod",
+            path: "/nope",
+            ..Default::default()
+        };
+        let out = render(
+            r#"{"error":$context.error.messageString,"id":"$context.requestId","t":"$context.error.responseType","s":"$context.stage.","x":"$context.nope"}"#,
+            GatewayError::MissingAuthenticationToken,
+            &v,
+        );
+        assert_eq!(
+            out,
+            r#"{"error":"Missing Authentication Token","id":"rid-1","t":"MISSING_AUTHENTICATION_TOKEN","s":"prod.","x":"$context.nope"}"#
+        );
+    }
+
+    #[test]
+    fn the_types_own_entry_beats_the_default_and_neither_means_built_in() {
+        let mut custom = BTreeMap::new();
+        custom.insert(
+            "DEFAULT_4XX".to_owned(),
+            GatewayResponse {
+                status: None,
+                headers: http::HeaderMap::new(),
+                template: Some("4xx".into()),
+            },
+        );
+        custom.insert(
+            "MISSING_AUTHENTICATION_TOKEN".to_owned(),
+            GatewayResponse {
+                status: Some(StatusCode::NOT_FOUND),
+                headers: http::HeaderMap::new(),
+                template: None,
+            },
+        );
+        let v = TemplateVars::default();
+        let r = GatewayError::MissingAuthenticationToken.response_with(&custom, &v);
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let r = GatewayError::UriTooLong.response_with(&custom, &v);
+        assert_eq!(r.status(), StatusCode::URI_TOO_LONG);
+        assert_eq!(r.headers()[CONTENT_LENGTH], "3");
+        let r = GatewayError::IntegrationTimeout.response_with(&custom, &v);
+        assert_eq!(r.status(), StatusCode::GATEWAY_TIMEOUT);
     }
 }

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use http::Method;
 
-use crate::config::{Api, Config, ErrorSink, Integration, Route, RouteMethod, Segment};
+use crate::config::{
+    Api, Config, ErrorSink, GatewayResponse, Integration, Route, RouteMethod, Segment,
+};
 
 /// The routes of one API, shared by all its stages: a segment trie with API Gateway precedence
 /// (literal segment, then `{param}`, then greedy `{param+}`; an explicit method before `ANY`).
@@ -246,6 +248,8 @@ pub struct StageTarget {
     pub router: Arc<ApiRouter>,
     /// Integrations of this stage, by route position.
     pub integrations: Vec<Integration>,
+    /// The API's customised gateway responses.
+    pub responses: Arc<BTreeMap<String, GatewayResponse>>,
 }
 
 /// The mappings of one domain, longest base path first.
@@ -283,6 +287,7 @@ pub fn build(config: &Config, sink: &mut ErrorSink) -> Vec<DomainRoutes> {
         .collect();
     let mut stages: BTreeMap<(&str, &str), Arc<StageTarget>> = BTreeMap::new();
     for (api_name, api) in &config.apis {
+        let responses = Arc::new(api.gateway_responses.clone());
         for (stage_name, stage) in &api.stages {
             stages.insert(
                 (api_name, stage_name),
@@ -291,6 +296,7 @@ pub fn build(config: &Config, sink: &mut ErrorSink) -> Vec<DomainRoutes> {
                     stage: stage_name.as_str().into(),
                     router: routers[api_name.as_str()].clone(),
                     integrations: stage.integrations.clone(),
+                    responses: responses.clone(),
                 }),
             );
         }

@@ -59,6 +59,8 @@ struct Exchange<'c> {
     request_id: HeaderValue,
     verdict: Arc<BodyVerdict>,
     log: Box<AccessLog>,
+    /// The API stage the path mapped to, once known (its gateway responses apply).
+    target: Option<Arc<StageTarget>>,
 }
 
 /// A routed request: the stage it maps to, the route, and the upstream request it becomes.
@@ -146,6 +148,7 @@ impl<'c> Exchange<'c> {
             request_id,
             verdict,
             log,
+            target: None,
         }
     }
 }
@@ -157,6 +160,7 @@ fn route(req: &Request<Incoming>, ex: &mut Exchange<'_>) -> Result<Routed, Reque
         .routes
         .map(req.uri().path())
         .ok_or(Refused::NoRoute)?;
+    ex.target = Some(target.clone());
     let matched = target
         .router
         .at(req.method(), rest)
@@ -352,7 +356,22 @@ fn refuse(e: RequestError, ex: &mut Exchange<'_>) -> Response<ResponseBody> {
         .inc();
     ex.log.error = Some(g.response_type());
     ex.log.side = Some(side);
-    g.response()
+    let Some(target) = &ex.target else {
+        return g.response();
+    };
+    let source_ip = ex.ctx.peer.ip().to_string();
+    let vars = crate::error::TemplateVars {
+        request_id: ex.request_id.to_str().unwrap_or(""),
+        stage: &target.stage,
+        api: &target.api,
+        domain: &ex.domain.name,
+        method: ex.log.method.as_str(),
+        path: ex.log.uri.path(),
+        resource_path: route.split_once(' ').map_or("", |(_, p)| p),
+        source_ip: &source_ip,
+        subject: &ex.ctx.identity.subject,
+    };
+    g.response_with(&target.responses, &vars)
 }
 
 /// Send the response: the request id echoed (as API Gateway's `x-amzn-RequestId` too), the

@@ -233,6 +233,34 @@ pub struct Api {
     pub stages: BTreeMap<String, Stage>,
     /// Routes in file order.
     pub routes: Vec<Route>,
+    /// Customised gateway responses, by API Gateway response type (`DEFAULT_4XX`, ...).
+    pub gateway_responses: BTreeMap<String, GatewayResponse>,
+}
+
+/// API Gateway response types a `[api.NAME.gateway_responses.TYPE]` table may name: those the
+/// gateway answers with, and the two fallbacks.
+pub const GATEWAY_RESPONSE_TYPES: [&str; 10] = [
+    "DEFAULT_4XX",
+    "DEFAULT_5XX",
+    "MISSING_AUTHENTICATION_TOKEN",
+    "BAD_REQUEST_PARAMETERS",
+    "REQUEST_TOO_LARGE",
+    "REQUEST_HEADER_FIELDS_TOO_LARGE",
+    "REQUEST_TIMEOUT",
+    "INTEGRATION_FAILURE",
+    "INTEGRATION_TIMEOUT",
+    "THROTTLED",
+];
+
+/// A customised gateway response: status, added headers and a body template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayResponse {
+    /// Status instead of the response type's own.
+    pub status: Option<http::StatusCode>,
+    /// Headers added.
+    pub headers: http::HeaderMap,
+    /// Body template (`$context.error.message`, `$context.requestId`, ...).
+    pub template: Option<String>,
 }
 
 /// A stage of an API, with each route's integration resolved for it.

@@ -122,6 +122,20 @@ pub(crate) struct RawApi {
     /// `[[api.NAME.routes]]` tables.
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// `[api.NAME.gateway_responses.TYPE]`: API Gateway's customised gateway responses.
+    #[serde(default)]
+    pub gateway_responses: BTreeMap<String, RawGatewayResponse>,
+}
+
+/// One customised gateway response, as written.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawGatewayResponse {
+    /// Status code instead of the type's own.
+    pub status: Option<u16>,
+    /// Headers added to the response.
+    pub headers: Option<BTreeMap<String, String>>,
+    /// Body template with `$context` variables.
+    pub template: Option<String>,
 }
 
 /// One stage of an API.

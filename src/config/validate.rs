@@ -14,8 +14,8 @@ use super::{
     Api, Config, ConfigErrors, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,
     DEFAULT_HEALTHY_THRESHOLD, DEFAULT_INTEGRATION_TIMEOUT, DEFAULT_RETRIES,
     DEFAULT_UNHEALTHY_THRESHOLD, DEFAULT_UPSTREAM_IDLE_TIMEOUT, Domain, ErrorSink, Forwarding,
-    HealthCheck, Limits, LoadBalancing, Mapping, MockResponse, Route, RouteMethod, Stage,
-    TargetConfig, TlsVersion, Upstream,
+    GATEWAY_RESPONSE_TYPES, GatewayResponse, HealthCheck, Limits, LoadBalancing, Mapping,
+    MockResponse, Route, RouteMethod, Stage, TargetConfig, TlsVersion, Upstream,
 };
 
 pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
@@ -445,7 +445,74 @@ fn api_config(
             },
         );
     }
-    Api { stages, routes }
+    let gateway_responses = gateway_responses(raw, &key, sink);
+    Api {
+        stages,
+        routes,
+        gateway_responses,
+    }
+}
+
+/// `[api.NAME.gateway_responses.TYPE]` tables; unknown types and bad values name their key.
+fn gateway_responses(
+    raw: &RawApi,
+    key: &str,
+    sink: &mut ErrorSink,
+) -> BTreeMap<String, GatewayResponse> {
+    let mut out = BTreeMap::new();
+    for (kind, r) in &raw.gateway_responses {
+        let gkey = format!("{key}.gateway_responses.{kind}");
+        if !GATEWAY_RESPONSE_TYPES.contains(&kind.as_str()) {
+            sink.push(
+                gkey,
+                format!(
+                    "not a response type this gateway answers with (one of: {})",
+                    GATEWAY_RESPONSE_TYPES.join(", ")
+                ),
+            );
+            continue;
+        }
+        let status = match r.status {
+            None => None,
+            Some(s) => match http::StatusCode::from_u16(s)
+                .ok()
+                .filter(|_| (200..=599).contains(&s))
+            {
+                Some(s) => Some(s),
+                None => {
+                    sink.push(
+                        format!("{gkey}.status"),
+                        "must be a status code from 200 to 599",
+                    );
+                    continue;
+                }
+            },
+        };
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in r.headers.iter().flatten() {
+            match (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(value),
+            ) {
+                (Ok(n), Ok(v)) => {
+                    headers.append(n, v);
+                }
+                _ => sink.push(
+                    format!("{gkey}.headers.\"{name}\""),
+                    "not a valid header name and value",
+                ),
+            }
+        }
+        out.insert(
+            kind.clone(),
+            GatewayResponse {
+                status,
+                headers,
+                template: r.template.clone(),
+            },
+        );
+    }
+    out
 }
 
 /// A `mock` route's static response; problems go to `sink`.

@@ -1,5 +1,6 @@
 //! What reaches the upstream and what comes back: headers, identity, bodies, gateway responses.
 
+mod gateway_responses_are_customised;
 mod gateway_responses_match_api_gateway;
 mod large_bodies_stream_both_ways;
 mod request_parameters_are_mapped;
