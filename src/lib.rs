@@ -7,6 +7,7 @@
 // load generator print; the library returns what it has to say.
 #![warn(unreachable_pub, clippy::print_stdout, clippy::print_stderr)]
 
+pub mod access_format;
 pub mod admin;
 pub mod authz;
 pub mod body;

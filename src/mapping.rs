@@ -11,6 +11,7 @@ use http::{Method, Uri};
 use crate::config::{ContextVar, ParamMapping, ParamSource, ParamTarget};
 use crate::routing::RouteMatch;
 use crate::tls::ClientIdentity;
+use crate::tls::identity::validity_text;
 
 /// What a mapping can read for one request.
 #[derive(Debug, Clone, Copy)]
@@ -139,28 +140,9 @@ fn context<'a>(var: ContextVar, i: &Inputs<'a>) -> Cow<'a, str> {
                 .trim()
                 .to_owned(),
         ),
-        ContextVar::CertNotBefore => Cow::Owned(aws_time(id.not_before)),
-        ContextVar::CertNotAfter => Cow::Owned(aws_time(id.not_after)),
+        ContextVar::CertNotBefore => Cow::Owned(validity_text(id.not_before)),
+        ContextVar::CertNotAfter => Cow::Owned(validity_text(id.not_after)),
     }
-}
-
-/// API Gateway's certificate validity format, such as `May 28 12:30:02 2019 GMT`.
-fn aws_time(unix: i64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
-        return String::new();
-    };
-    format!(
-        "{} {:>2} {:02}:{:02}:{:02} {} GMT",
-        MONTHS[usize::from(u8::from(t.month())) - 1],
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.year()
-    )
 }
 
 /// Every (decoded) value of query parameter `name`.
@@ -245,10 +227,5 @@ mod tests {
         assert_eq!(percent_decode("a%2Fb"), "a/b");
         assert_eq!(percent_decode("100%"), "100%");
         assert_eq!(percent_decode("%zz"), "%zz");
-    }
-
-    #[test]
-    fn certificate_times_use_api_gateways_format() {
-        assert_eq!(aws_time(1_559_046_602), "May 28 12:30:02 2019 GMT");
     }
 }

@@ -140,6 +140,9 @@ impl<'c> Exchange<'c> {
             body: verdict.clone(),
             lease: None,
             cache: ctx.metric_cache.clone(),
+            version: req.version(),
+            format: snapshot.config.access_log_format.clone(),
+            error_message: None,
         });
         Exchange {
             ctx,
@@ -355,6 +358,7 @@ fn refuse(e: RequestError, ex: &mut Exchange<'_>) -> Response<ResponseBody> {
         })
         .inc();
     ex.log.error = Some(g.response_type());
+    ex.log.error_message = Some(g.message());
     ex.log.side = Some(side);
     let Some(target) = &ex.target else {
         return g.response();

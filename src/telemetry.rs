@@ -115,6 +115,12 @@ pub struct AccessLog {
     pub lease: Option<crate::upstream::Lease>,
     /// The connection's cache of metric handles (requests on one connection usually repeat).
     pub cache: Arc<std::sync::Mutex<Option<MetricHandles>>>,
+    /// HTTP version of the request.
+    pub version: http::Version,
+    /// The `[access_log] format`, when set: the line is that instead of the default fields.
+    pub format: Option<Arc<crate::access_format::AccessFormat>>,
+    /// The gateway response's message, when the gateway answered itself.
+    pub error_message: Option<&'static str>,
 }
 
 /// Metric handles for one (domain, route, status), so a repeated request skips the label
@@ -144,6 +150,11 @@ impl AccessLog {
     /// Write the line, and count the request in the metrics.
     pub fn emit(&self) {
         self.record();
+        if let Some(format) = &self.format {
+            let line = format.render(|v, out| self.variable(v, out));
+            tracing::info!(target: "access", "{line}");
+            return;
+        }
         let (api, stage) = match &self.api_stage {
             Some((a, s)) => (&**a, &**s),
             None => ("", ""),
@@ -175,6 +186,69 @@ impl AccessLog {
 }
 
 impl AccessLog {
+    /// The value of access log variable `name` (see [`crate::access_format::VARIABLES`]).
+    fn variable(&self, name: &str, out: &mut String) -> bool {
+        use std::fmt::Write as _;
+        let ms = |d: Duration| d.as_millis().to_string();
+        let id = &self.subject;
+        let (api, stage) = match &self.api_stage {
+            Some((a, s)) => (&**a, &**s),
+            None => ("", ""),
+        };
+        let value: String = match name {
+            "requestId" | "extendedRequestId" => self.request_id.to_str().unwrap_or("").into(),
+            "requestTime" => crate::access_format::clf_time(self.wall_start()),
+            "requestTimeEpoch" => self
+                .wall_start()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(ms)
+                .unwrap_or_default(),
+            "httpMethod" => self.method.as_str().into(),
+            "resourcePath" => self
+                .route
+                .as_deref()
+                .and_then(|r| r.split_once(' '))
+                .map_or("", |(_, p)| p)
+                .into(),
+            "path" => self.uri.path().into(),
+            "protocol" => format!("{:?}", self.version),
+            "status" => self.status.to_string(),
+            "responseLength" => self.bytes_out.to_string(),
+            "responseLatency" => ms(self.start.elapsed()),
+            "integrationLatency" | "integration.latency" => {
+                self.upstream_latency.map(ms).unwrap_or_default()
+            }
+            "integration.status" | "integrationStatus" => match (self.upstream_latency, self.error)
+            {
+                (Some(_), None) => self.status.to_string(),
+                _ => String::new(),
+            },
+            "domainName" => self.domain.to_string(),
+            "stage" => stage.into(),
+            "apiId" => api.into(),
+            "identity.sourceIp" => self.client.ip().to_string(),
+            "identity.clientCert.subjectDN" => id.subject.clone(),
+            "identity.clientCert.issuerDN" => id.issuer.clone(),
+            "identity.clientCert.serialNumber" => id.serial.clone(),
+            "identity.clientCert.validity.notBefore" => {
+                crate::tls::identity::validity_text(id.not_before)
+            }
+            "identity.clientCert.validity.notAfter" => {
+                crate::tls::identity::validity_text(id.not_after)
+            }
+            "error.message" => self.error_message.unwrap_or("").into(),
+            "error.responseType" => self.error.unwrap_or("").into(),
+            _ => return false,
+        };
+        let _ = write!(out, "{value}");
+        true
+    }
+
+    /// When the request started, on the wall clock.
+    fn wall_start(&self) -> std::time::SystemTime {
+        std::time::SystemTime::now() - self.start.elapsed()
+    }
+
     fn record(&self) {
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
         let hit = cache.as_ref().is_some_and(|c| {

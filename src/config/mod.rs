@@ -67,6 +67,8 @@ pub struct Config {
     pub admin: Option<SocketAddr>,
     /// Headers removed from requests before forwarding, `[forwarding]`.
     pub forwarding: Forwarding,
+    /// The access log line's format (`[access_log] format`); the default line when unset.
+    pub access_log_format: Option<std::sync::Arc<crate::access_format::AccessFormat>>,
 }
 
 /// Inbound headers that could carry a client identity: removed by default, so only the

@@ -25,6 +25,15 @@ pub(crate) struct RawConfig {
     pub admin: Option<RawAdmin>,
     /// `[forwarding]`: what the gateway removes from requests before forwarding.
     pub forwarding: Option<RawForwarding>,
+    /// `[access_log]`: the access log line's format.
+    pub access_log: Option<RawAccessLog>,
+}
+
+/// `[access_log]` as written.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawAccessLog {
+    /// API Gateway's `accessLogSettings.format`, with `$context` variables.
+    pub format: Option<String>,
 }
 
 /// `[forwarding]` as written.

@@ -73,8 +73,20 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         }
     });
     let forwarding = forwarding(raw.forwarding.as_ref(), &mut sink);
+    let access_log_format = raw
+        .access_log
+        .as_ref()
+        .and_then(|a| a.format.as_deref())
+        .and_then(|f| match crate::access_format::AccessFormat::parse(f) {
+            Ok(f) => Some(std::sync::Arc::new(f)),
+            Err(e) => {
+                sink.push("access_log.format", e);
+                None
+            }
+        });
     sink.finish(Config {
         forwarding,
+        access_log_format,
         source: path.to_path_buf(),
         limits,
         domains,

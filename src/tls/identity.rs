@@ -70,6 +70,25 @@ impl ClientIdentity {
     }
 }
 
+/// API Gateway's certificate validity format, such as `May 28 12:30:02 2019 GMT`.
+pub fn validity_text(unix: i64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
+        return String::new();
+    };
+    format!(
+        "{} {:>2} {:02}:{:02}:{:02} {} GMT",
+        MONTHS[usize::from(u8::from(t.month())) - 1],
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.year()
+    )
+}
+
 /// One XFCC element (Envoy's format): `Hash=..;Subject="..";URI=..;DNS=..`. Every value that
 /// holds `,` `;` `=` `"` `\` or a space is double-quoted with `"` and `\` escaped, so no SAN
 /// can add an element or a key. Bytes a header cannot carry are dropped.
@@ -206,6 +225,11 @@ mod tests {
             element,
             r#"Hash=ab;Subject="CN=x";URI="spiffe://a,URI=evil;By=me";DNS="a\"b""#
         );
+    }
+
+    #[test]
+    fn certificate_times_use_api_gateways_format() {
+        assert_eq!(validity_text(1_559_046_602), "May 28 12:30:02 2019 GMT");
     }
 
     #[test]
