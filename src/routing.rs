@@ -7,7 +7,8 @@ use std::sync::Arc;
 use http::Method;
 
 use crate::config::{
-    Api, Config, ErrorSink, GatewayResponse, Integration, Route, RouteMethod, Segment,
+    Api, Config, ErrorSink, GatewayResponse, Integration, Route, RouteMethod, RoutingMode,
+    RoutingRule, Segment, glob_match,
 };
 
 /// The routes of one API, shared by all its stages: a segment trie with API Gateway precedence
@@ -252,15 +253,69 @@ pub struct StageTarget {
     pub responses: Arc<BTreeMap<String, GatewayResponse>>,
 }
 
-/// The mappings of one domain, longest base path first.
+/// How one domain picks an API stage: its routing rules (by priority) and its API mappings
+/// (longest base path first), as its routing mode says.
 #[derive(Debug)]
 pub struct DomainRoutes {
+    mode: RoutingMode,
+    rules: Vec<(RoutingRule, Arc<StageTarget>)>,
     mappings: Vec<(String, Arc<StageTarget>)>,
 }
 
 impl DomainRoutes {
-    /// The stage a request path maps to, and the path with the base path removed.
-    pub fn map<'p>(&self, path: &'p str) -> Option<(&Arc<StageTarget>, &'p str)> {
+    /// The stage a request maps to, and the path its routes see.
+    pub fn map<'p>(
+        &self,
+        path: &'p str,
+        headers: &http::HeaderMap,
+    ) -> Option<(&Arc<StageTarget>, &'p str)> {
+        if self.mode != RoutingMode::ApiMappingOnly {
+            if let Some(found) = self.by_rule(path, headers) {
+                return Some(found);
+            }
+            if self.mode == RoutingMode::RoutingRuleOnly {
+                return None;
+            }
+        }
+        self.by_mapping(path)
+    }
+
+    /// The first rule, by priority, whose every condition holds.
+    fn by_rule<'p>(
+        &self,
+        path: &'p str,
+        headers: &http::HeaderMap,
+    ) -> Option<(&Arc<StageTarget>, &'p str)> {
+        self.rules.iter().find_map(|(rule, target)| {
+            let headers_match = rule.headers.iter().all(|(name, glob)| {
+                headers
+                    .get_all(name)
+                    .iter()
+                    .any(|v| v.to_str().is_ok_and(|v| glob_match(glob, v)))
+            });
+            if !headers_match {
+                return None;
+            }
+            let rest = match &rule.base_path {
+                None => path,
+                Some(base) => {
+                    let after = path.strip_prefix('/')?.strip_prefix(base.as_str())?;
+                    if !(after.is_empty() || after.starts_with('/')) {
+                        return None;
+                    }
+                    match (rule.strip_base_path, after.is_empty()) {
+                        (false, _) => path,
+                        (true, true) => "/",
+                        (true, false) => after,
+                    }
+                }
+            };
+            Some((target, rest))
+        })
+    }
+
+    /// The API mapping with the longest base path that prefixes `path`.
+    fn by_mapping<'p>(&self, path: &'p str) -> Option<(&Arc<StageTarget>, &'p str)> {
         for (base, target) in &self.mappings {
             if base == "/" {
                 return Some((target, path));
@@ -305,6 +360,15 @@ pub fn build(config: &Config, sink: &mut ErrorSink) -> Vec<DomainRoutes> {
         .domains
         .iter()
         .map(|d| DomainRoutes {
+            mode: d.routing_mode,
+            rules: d
+                .routing_rules
+                .iter()
+                .filter_map(|r| {
+                    let t = stages.get(&(r.api.as_str(), r.stage.as_str()))?;
+                    Some((r.clone(), t.clone()))
+                })
+                .collect(),
             mappings: d
                 .mappings
                 .iter()
@@ -379,7 +443,9 @@ targets = ["127.0.0.1:1"]
         let mut sink = ErrorSink::new(Path::new("t.toml"));
         let domains = build(&cfg, &mut sink);
         assert!(sink.is_empty(), "{:?}", sink);
-        let (t, rest) = domains[0].map("/items/special").unwrap();
+        let (t, rest) = domains[0]
+            .map("/items/special", &Default::default())
+            .unwrap();
         assert_eq!(rest, "/items/special");
         let r = t.router.at(&Method::GET, rest).unwrap();
         assert_eq!(&**t.router.name(r.index), "GET /items/special");
@@ -404,7 +470,7 @@ targets = ["127.0.0.1:1"]
         let cfg = config(&route("ANY", "/{proxy+}")).unwrap();
         let mut sink = ErrorSink::new(Path::new("t.toml"));
         let domains = build(&cfg, &mut sink);
-        let (t, rest) = domains[0].map("/").unwrap();
+        let (t, rest) = domains[0].map("/", &Default::default()).unwrap();
         assert!(t.router.at(&Method::GET, rest).is_none());
         assert!(t.router.at(&Method::GET, "/x").is_some());
     }
@@ -414,11 +480,11 @@ targets = ["127.0.0.1:1"]
         let cfg = config(&route("GET", "/x")).unwrap();
         let mut sink = ErrorSink::new(Path::new("t.toml"));
         let domains = build(&cfg, &mut sink);
-        let (t, rest) = domains[0].map("/orders/x").unwrap();
+        let (t, rest) = domains[0].map("/orders/x", &Default::default()).unwrap();
         assert_eq!((&*t.stage, rest), ("dev", "/x"));
-        let (t, rest) = domains[0].map("/orders").unwrap();
+        let (t, rest) = domains[0].map("/orders", &Default::default()).unwrap();
         assert_eq!((&*t.stage, rest), ("dev", "/"));
-        let (t, rest) = domains[0].map("/ordersx").unwrap();
+        let (t, rest) = domains[0].map("/ordersx", &Default::default()).unwrap();
         assert_eq!((&*t.stage, rest), ("prod", "/ordersx"));
     }
 

@@ -161,7 +161,7 @@ fn route(req: &Request<Incoming>, ex: &mut Exchange<'_>) -> Result<Routed, Reque
     let (target, rest) = ex
         .domain
         .routes
-        .map(req.uri().path())
+        .map(req.uri().path(), req.headers())
         .ok_or(Refused::NoRoute)?;
     ex.target = Some(target.clone());
     let matched = target

@@ -5,6 +5,7 @@
 
 mod params;
 mod raw;
+mod rules;
 mod template;
 mod validate;
 
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use params::{ContextVar, ParamMapping, ParamSource, ParamTarget};
+pub use rules::{RoutingMode, RoutingRule, glob_match};
 pub use template::{
     Integration, IntegrationTarget, MockResponse, PathPart, PathTemplate, Scheme, Segment,
 };
@@ -211,6 +213,10 @@ pub struct Domain {
     pub max_connection_age: Option<Duration>,
     /// Most CA certificates above a client's leaf, the trust anchor included.
     pub max_chain_depth: usize,
+    /// How a request picks its API stage: mappings, routing rules, or rules then mappings.
+    pub routing_mode: RoutingMode,
+    /// Routing rules, lowest priority first.
+    pub routing_rules: Vec<RoutingRule>,
 }
 
 /// Default `max_chain_depth`: a root plus four subordinate CAs, the deepest hierarchy

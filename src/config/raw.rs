@@ -104,6 +104,11 @@ pub(crate) struct RawDomain {
     /// `[[domain.mapping]]` tables.
     #[serde(default, rename = "mapping")]
     pub mappings: Vec<RawMapping>,
+    /// `API_MAPPING_ONLY` (default), `ROUTING_RULE_THEN_API_MAPPING` or `ROUTING_RULE_ONLY`.
+    pub routing_mode: Option<String>,
+    /// `[[domain.routing_rule]]` tables.
+    #[serde(default, rename = "routing_rule")]
+    pub routing_rules: Vec<super::rules::RawRoutingRule>,
 }
 
 /// One `[[domain.mapping]]` table.

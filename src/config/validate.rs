@@ -668,11 +668,24 @@ fn domain(
             );
         }
     }
-    if raw.mappings.is_empty() {
-        sink.push(
+    let (routing_mode, routing_rules) = super::rules::routing_rules(
+        raw.routing_mode.as_deref(),
+        &raw.routing_rules,
+        &key,
+        apis,
+        sink,
+    );
+    match routing_mode {
+        super::RoutingMode::RoutingRuleOnly if raw.routing_rules.is_empty() => sink.push(
+            format!("{key}.routing_rule"),
+            "routing_mode ROUTING_RULE_ONLY needs at least one [[domain.routing_rule]]",
+        ),
+        super::RoutingMode::RoutingRuleOnly => {}
+        _ if raw.mappings.is_empty() => sink.push(
             format!("{key}.mapping"),
             "a domain needs at least one [[domain.mapping]]",
-        );
+        ),
+        _ => {}
     }
     let mut mappings = Vec::new();
     let mut base_paths = BTreeSet::new();
@@ -739,6 +752,8 @@ fn domain(
         crls: raw.crls.clone(),
         min_tls_version,
         mappings,
+        routing_mode,
+        routing_rules,
         max_connection_age,
         max_chain_depth: sink
             .ranged(format!("{key}.max_chain_depth"), raw.max_chain_depth, 1, 16)

@@ -14,7 +14,10 @@ async fn access_lines_follow_the_aws_format() {
     let up = Upstream::start().await;
     let config = pki.write(
         "gateway.toml",
-        &format!("{FORMAT}\n{}", simple_config(&pki, up.addr, INVENTORY_ROUTE)),
+        &format!(
+            "{FORMAT}\n{}",
+            simple_config(&pki, up.addr, INVENTORY_ROUTE)
+        ),
     );
     let served = Served::start(&config);
     let addr = served.listen_addr().await;
@@ -40,7 +43,10 @@ async fn access_lines_follow_the_aws_format() {
     assert_eq!(lines.len(), 2, "{}", served.dump());
     let by_path = |p: &str| lines.iter().find(|l| l["path"] == p).unwrap().clone();
     let l = by_path("/inventory");
-    assert_eq!(l["requestId"], ok.headers["x-amzn-requestid"].to_str().unwrap());
+    assert_eq!(
+        l["requestId"],
+        ok.headers["x-amzn-requestid"].to_str().unwrap()
+    );
     assert_eq!(l["ip"], "127.0.0.1");
     assert_eq!(l["method"], "GET");
     assert_eq!(l["resourcePath"], "/inventory");

@@ -3,3 +3,4 @@
 mod base_path_mappings_and_stage_variables;
 mod greedy_proxy_and_precedence;
 mod mock_routes_answer_statically;
+mod routing_rules_pick_the_stage;
