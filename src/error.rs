@@ -60,6 +60,9 @@ pub enum Refused {
     /// The body's framing broke (bad chunk line, size overflow, truncated).
     #[error("malformed request body")]
     BodyMalformed,
+    /// Not served here: an API that disables the default endpoint, an unknown API or stage.
+    #[error("forbidden")]
+    Forbidden,
 }
 
 /// Why the gateway answered a request itself, by side.
@@ -98,6 +101,7 @@ impl RequestError {
                 Refused::BodyTooLarge => GatewayError::RequestTooLarge,
                 Refused::BodyTimedOut => GatewayError::RequestTimeout,
                 Refused::BodyMalformed => GatewayError::BadRequest("Malformed request body"),
+                Refused::Forbidden => GatewayError::Forbidden,
             },
             RequestError::Upstream(e) => match e {
                 SendError::AllBusy(_) => GatewayError::Throttled,
@@ -136,6 +140,8 @@ pub enum GatewayError {
     Throttled,
     /// The gateway itself failed.
     Internal,
+    /// Refused outright (API Gateway's `{"message":"Forbidden"}`).
+    Forbidden,
 }
 
 impl GatewayError {
@@ -154,6 +160,7 @@ impl GatewayError {
             }
             GatewayError::Throttled => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            GatewayError::Forbidden => StatusCode::FORBIDDEN,
         }
     }
 
@@ -171,6 +178,7 @@ impl GatewayError {
             GatewayError::IntegrationTimeout => "Endpoint request timed out",
             GatewayError::Throttled => "Too Many Requests",
             GatewayError::Internal => "Internal server error",
+            GatewayError::Forbidden => "Forbidden",
         }
     }
 
@@ -188,6 +196,7 @@ impl GatewayError {
             GatewayError::IntegrationTimeout => "INTEGRATION_TIMEOUT",
             GatewayError::Throttled => "THROTTLED",
             GatewayError::Internal => "DEFAULT_5XX",
+            GatewayError::Forbidden => "ACCESS_DENIED",
         }
     }
 
@@ -205,6 +214,7 @@ impl GatewayError {
             | GatewayError::BadGateway(_)
             | GatewayError::Internal => "InternalServerErrorException",
             GatewayError::Throttled => "TooManyRequestsException",
+            GatewayError::Forbidden => "ForbiddenException",
         }
     }
 

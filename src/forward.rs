@@ -156,7 +156,9 @@ pub fn upstream_request(
     for (name, value) in mapped_headers {
         h.insert(name.clone(), value.clone());
     }
-    h.insert(X_FORWARDED_CLIENT_CERT, client.identity.xfcc.clone());
+    if client.identity.is_verified() {
+        h.insert(X_FORWARDED_CLIENT_CERT, client.identity.xfcc.clone());
+    }
     h.insert(X_FORWARDED_FOR, client.forwarded_for.clone());
     h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
     if let Some(host) = original_host {

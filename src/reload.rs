@@ -204,6 +204,9 @@ impl Reloader {
             ]);
             files.extend(d.crls.iter().cloned());
         }
+        if let Some(d) = &config.default_endpoint {
+            files.extend([d.certificate.clone(), d.private_key.clone()]);
+        }
         for u in config.upstreams.values() {
             files.extend(u.tls_ca.iter().cloned());
             files.extend(u.tls_client_certificate.iter().cloned());

@@ -10,6 +10,7 @@ use crate::config::{
     Api, Config, ErrorSink, GatewayResponse, Integration, Route, RouteMethod, RoutingMode,
     RoutingRule, Segment, glob_match,
 };
+use crate::error::Refused;
 
 /// The routes of one API, shared by all its stages: a segment trie with API Gateway precedence
 /// (literal segment, then `{param}`, then greedy `{param+}`; an explicit method before `ANY`).
@@ -260,11 +261,29 @@ pub struct DomainRoutes {
     mode: RoutingMode,
     rules: Vec<(RoutingRule, Arc<StageTarget>)>,
     mappings: Vec<(String, Arc<StageTarget>)>,
+    /// The default `execute-api` endpoint: every API by name, its stages first in the path.
+    execute_api: Option<ExecuteApi>,
 }
 
+/// The default endpoint's view: API name -> (default endpoint disabled, stages by name).
+type ExecuteApi = BTreeMap<String, (bool, BTreeMap<String, Arc<StageTarget>>)>;
+
 impl DomainRoutes {
-    /// The stage a request maps to, and the path its routes see.
+    /// The stage a request maps to, and the path its routes see. `host` (the authority the
+    /// request was sent to) picks the API on the default endpoint.
     pub fn map<'p>(
+        &self,
+        path: &'p str,
+        host: Option<&str>,
+        headers: &http::HeaderMap,
+    ) -> Result<(&Arc<StageTarget>, &'p str), Refused> {
+        if let Some(apis) = &self.execute_api {
+            return execute_api(apis, path, host);
+        }
+        self.on_domain(path, headers).ok_or(Refused::NoRoute)
+    }
+
+    fn on_domain<'p>(
         &self,
         path: &'p str,
         headers: &http::HeaderMap,
@@ -333,8 +352,41 @@ impl DomainRoutes {
     }
 }
 
+/// The default endpoint's choice, as API Gateway's `https://{api}.execute-api.../{stage}/...`:
+/// the API named by the host's first label (or the only API), the stage by the first path
+/// segment. An API that disables the endpoint, or an unknown API or stage, is `Forbidden`.
+fn execute_api<'a, 'p>(
+    apis: &'a ExecuteApi,
+    path: &'p str,
+    host: Option<&str>,
+) -> Result<(&'a Arc<StageTarget>, &'p str), Refused> {
+    let label = host.and_then(|h| h.split(['.', ':']).next()).unwrap_or("");
+    let (disabled, stages) = apis
+        .get(label)
+        .or_else(|| (apis.len() == 1).then(|| apis.values().next()).flatten())
+        .ok_or(Refused::Forbidden)?;
+    if *disabled {
+        return Err(Refused::Forbidden);
+    }
+    let rest = path.strip_prefix('/').unwrap_or(path);
+    let (stage, tail) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let target = stages.get(stage).ok_or(Refused::Forbidden)?;
+    Ok((target, tail))
+}
+
 /// Build the routes of every domain in `config`, reporting collisions.
 pub fn build(config: &Config, sink: &mut ErrorSink) -> Vec<DomainRoutes> {
+    build_all(config, sink).0
+}
+
+/// Like [`build`], plus the default endpoint's routes when `config` has one.
+pub fn build_all(
+    config: &Config,
+    sink: &mut ErrorSink,
+) -> (Vec<DomainRoutes>, Option<DomainRoutes>) {
     let routers: BTreeMap<&str, Arc<ApiRouter>> = config
         .apis
         .iter()
@@ -356,10 +408,27 @@ pub fn build(config: &Config, sink: &mut ErrorSink) -> Vec<DomainRoutes> {
             );
         }
     }
-    config
+    let execute_api = config.default_endpoint.as_ref().map(|_| {
+        let mut apis: ExecuteApi = BTreeMap::new();
+        for ((api, stage), target) in &stages {
+            let disabled = config.apis[*api].disable_execute_api_endpoint;
+            apis.entry((*api).to_owned())
+                .or_insert_with(|| (disabled, BTreeMap::new()))
+                .1
+                .insert((*stage).to_owned(), target.clone());
+        }
+        DomainRoutes {
+            mode: RoutingMode::ApiMappingOnly,
+            rules: Vec::new(),
+            mappings: Vec::new(),
+            execute_api: Some(apis),
+        }
+    });
+    let domains = config
         .domains
         .iter()
         .map(|d| DomainRoutes {
+            execute_api: None,
             mode: d.routing_mode,
             rules: d
                 .routing_rules
@@ -378,7 +447,8 @@ pub fn build(config: &Config, sink: &mut ErrorSink) -> Vec<DomainRoutes> {
                 })
                 .collect(),
         })
-        .collect()
+        .collect();
+    (domains, execute_api)
 }
 
 #[cfg(test)]
@@ -444,7 +514,7 @@ targets = ["127.0.0.1:1"]
         let domains = build(&cfg, &mut sink);
         assert!(sink.is_empty(), "{:?}", sink);
         let (t, rest) = domains[0]
-            .map("/items/special", &Default::default())
+            .map("/items/special", None, &Default::default())
             .unwrap();
         assert_eq!(rest, "/items/special");
         let r = t.router.at(&Method::GET, rest).unwrap();
@@ -470,7 +540,7 @@ targets = ["127.0.0.1:1"]
         let cfg = config(&route("ANY", "/{proxy+}")).unwrap();
         let mut sink = ErrorSink::new(Path::new("t.toml"));
         let domains = build(&cfg, &mut sink);
-        let (t, rest) = domains[0].map("/", &Default::default()).unwrap();
+        let (t, rest) = domains[0].map("/", None, &Default::default()).unwrap();
         assert!(t.router.at(&Method::GET, rest).is_none());
         assert!(t.router.at(&Method::GET, "/x").is_some());
     }
@@ -480,11 +550,17 @@ targets = ["127.0.0.1:1"]
         let cfg = config(&route("GET", "/x")).unwrap();
         let mut sink = ErrorSink::new(Path::new("t.toml"));
         let domains = build(&cfg, &mut sink);
-        let (t, rest) = domains[0].map("/orders/x", &Default::default()).unwrap();
+        let (t, rest) = domains[0]
+            .map("/orders/x", None, &Default::default())
+            .unwrap();
         assert_eq!((&*t.stage, rest), ("dev", "/x"));
-        let (t, rest) = domains[0].map("/orders", &Default::default()).unwrap();
+        let (t, rest) = domains[0]
+            .map("/orders", None, &Default::default())
+            .unwrap();
         assert_eq!((&*t.stage, rest), ("dev", "/"));
-        let (t, rest) = domains[0].map("/ordersx", &Default::default()).unwrap();
+        let (t, rest) = domains[0]
+            .map("/ordersx", None, &Default::default())
+            .unwrap();
         assert_eq!((&*t.stage, rest), ("prod", "/ordersx"));
     }
 

@@ -161,8 +161,7 @@ fn route(req: &Request<Incoming>, ex: &mut Exchange<'_>) -> Result<Routed, Reque
     let (target, rest) = ex
         .domain
         .routes
-        .map(req.uri().path(), req.headers())
-        .ok_or(Refused::NoRoute)?;
+        .map(req.uri().path(), host(req), req.headers())?;
     ex.target = Some(target.clone());
     let matched = target
         .router
@@ -199,6 +198,15 @@ fn route(req: &Request<Incoming>, ex: &mut Exchange<'_>) -> Result<Routed, Reque
         headers: mapped.map(|m| m.headers).unwrap_or_default(),
         index: matched.index,
         target: target.clone(),
+    })
+}
+
+/// The authority the request was sent to: `:authority` or the absolute-form target, else `Host`.
+fn host(req: &Request<Incoming>) -> Option<&str> {
+    req.uri().authority().map(|a| a.as_str()).or_else(|| {
+        req.headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
     })
 }
 

@@ -11,6 +11,9 @@ use crate::config::{Config, ConfigErrors, ErrorSink};
 use crate::routing::DomainRoutes;
 use crate::upstream::{PoolRuntime, Upstreams};
 
+/// The domain name the default `execute-api` endpoint's requests are logged under.
+pub const DEFAULT_ENDPOINT_NAME: &str = "execute-api";
+
 /// One custom domain, ready to serve.
 #[derive(Debug)]
 pub struct DomainState {
@@ -20,8 +23,9 @@ pub struct DomainState {
     pub tls: Arc<ServerConfig>,
     /// Its API mappings.
     pub routes: DomainRoutes,
-    /// The client verifier inside `tls`, for `explain`.
-    pub verifier: Arc<crate::tls::verifier::ClientVerifier>,
+    /// The client verifier inside `tls`, for `explain`; `None` on the default endpoint, which
+    /// asks for no client certificate.
+    pub verifier: Option<Arc<crate::tls::verifier::ClientVerifier>>,
     /// Connections older than this are closed after their current request.
     pub max_connection_age: Option<std::time::Duration>,
     /// (kind, subject, not-after as Unix seconds) of the server certificate and truststore CAs.
@@ -38,14 +42,16 @@ pub struct ListenerState {
 }
 
 impl ListenerState {
-    /// The domain for a ClientHello's SNI name; no SNI gets the first domain.
+    /// The domain for a ClientHello's SNI name; no SNI gets the first domain. The default
+    /// endpoint answers any name, as `execute-api` hosts are many.
     pub fn select(&self, sni: Option<&str>) -> Option<&Arc<DomainState>> {
         match sni {
             None => self.domains.first(),
             Some(name) => self
                 .domains
                 .iter()
-                .find(|d| d.name.eq_ignore_ascii_case(name)),
+                .find(|d| d.name.eq_ignore_ascii_case(name))
+                .or_else(|| self.domains.first().filter(|d| d.verifier.is_none())),
         }
     }
 }
@@ -82,7 +88,7 @@ impl Snapshot {
     ) -> Result<(Snapshot, Vec<String>), ConfigErrors> {
         let mut sink = ErrorSink::new(&config.source);
         let mut warnings = Vec::new();
-        let routes = crate::routing::build(&config, &mut sink);
+        let (routes, execute_api) = crate::routing::build_all(&config, &mut sink);
         let mut listeners: Vec<ListenerState> = Vec::new();
         for (domain, routes) in config.domains.iter().zip(routes) {
             let Some(tls) = crate::tls::server_config(domain, &mut sink) else {
@@ -93,7 +99,7 @@ impl Snapshot {
                 name: domain.name.as_str().into(),
                 tls: tls.config,
                 routes,
-                verifier: tls.verifier,
+                verifier: Some(tls.verifier),
                 max_connection_age: domain.max_connection_age,
                 cert_expiry: tls.cert_expiry,
             });
@@ -103,6 +109,27 @@ impl Snapshot {
                     addr: domain.listen,
                     domains: vec![state],
                 }),
+            }
+        }
+        if let (Some(d), Some(routes)) = (&config.default_endpoint, execute_api) {
+            let tls = crate::tls::open_server_config(
+                &d.certificate,
+                &d.private_key,
+                "default_endpoint",
+                &mut sink,
+            );
+            if let Some(tls) = tls {
+                listeners.push(ListenerState {
+                    addr: d.listen,
+                    domains: vec![Arc::new(DomainState {
+                        name: DEFAULT_ENDPOINT_NAME.into(),
+                        tls,
+                        routes,
+                        verifier: None,
+                        max_connection_age: None,
+                        cert_expiry: Vec::new(),
+                    })],
+                });
             }
         }
         let upstreams = Upstreams::build(&config, runtime, &mut sink);

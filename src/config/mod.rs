@@ -69,6 +69,8 @@ pub struct Config {
     pub admin: Option<SocketAddr>,
     /// Headers removed from requests before forwarding, `[forwarding]`.
     pub forwarding: Forwarding,
+    /// API Gateway's default `execute-api` endpoint, `[default_endpoint]`; off when unset.
+    pub default_endpoint: Option<DefaultEndpoint>,
     /// The access log line's format (`[access_log] format`); the default line when unset.
     pub access_log_format: Option<std::sync::Arc<crate::access_format::AccessFormat>>,
 }
@@ -243,12 +245,15 @@ pub struct Api {
     pub routes: Vec<Route>,
     /// Customised gateway responses, by API Gateway response type (`DEFAULT_4XX`, ...).
     pub gateway_responses: BTreeMap<String, GatewayResponse>,
+    /// The default `execute-api` endpoint refuses this API (`disableExecuteApiEndpoint`).
+    pub disable_execute_api_endpoint: bool,
 }
 
 /// API Gateway response types a `[api.NAME.gateway_responses.TYPE]` table may name: those the
 /// gateway answers with, and the two fallbacks.
-pub const GATEWAY_RESPONSE_TYPES: [&str; 10] = [
+pub const GATEWAY_RESPONSE_TYPES: [&str; 11] = [
     "DEFAULT_4XX",
+    "ACCESS_DENIED",
     "DEFAULT_5XX",
     "MISSING_AUTHENTICATION_TOKEN",
     "BAD_REQUEST_PARAMETERS",
@@ -259,6 +264,18 @@ pub const GATEWAY_RESPONSE_TYPES: [&str; 10] = [
     "INTEGRATION_TIMEOUT",
     "THROTTLED",
 ];
+
+/// The default `execute-api` endpoint: TLS without a client certificate, every API at
+/// `https://HOST/{stage}/{path}`, as API Gateway's default endpoint is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DefaultEndpoint {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Server certificate chain.
+    pub certificate: PathBuf,
+    /// Its private key.
+    pub private_key: PathBuf,
+}
 
 /// A customised gateway response: status, added headers and a body template.
 #[derive(Debug, Clone, PartialEq, Eq)]

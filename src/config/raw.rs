@@ -27,6 +27,19 @@ pub(crate) struct RawConfig {
     pub forwarding: Option<RawForwarding>,
     /// `[access_log]`: the access log line's format.
     pub access_log: Option<RawAccessLog>,
+    /// `[default_endpoint]`: API Gateway's default `execute-api` endpoint, for emulation.
+    pub default_endpoint: Option<RawDefaultEndpoint>,
+}
+
+/// `[default_endpoint]` as written.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RawDefaultEndpoint {
+    /// Listen address.
+    pub listen: Option<String>,
+    /// Server certificate (default: the first domain's).
+    pub certificate: Option<PathBuf>,
+    /// Its key (default: the first domain's).
+    pub private_key: Option<PathBuf>,
 }
 
 /// `[access_log]` as written.
@@ -136,6 +149,8 @@ pub(crate) struct RawApi {
     /// `[[api.NAME.routes]]` tables.
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// API Gateway's `disableExecuteApiEndpoint`: the default endpoint refuses this API.
+    pub disable_execute_api_endpoint: Option<bool>,
     /// `[api.NAME.gateway_responses.TYPE]`: API Gateway's customised gateway responses.
     #[serde(default)]
     pub gateway_responses: BTreeMap<String, RawGatewayResponse>,

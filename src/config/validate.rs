@@ -84,9 +84,14 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
                 None
             }
         });
+    let default_endpoint = raw
+        .default_endpoint
+        .as_ref()
+        .and_then(|d| default_endpoint(d, &domains, &mut sink));
     sink.finish(Config {
         forwarding,
         access_log_format,
+        default_endpoint,
         source: path.to_path_buf(),
         limits,
         domains,
@@ -462,6 +467,7 @@ fn api_config(
         stages,
         routes,
         gateway_responses,
+        disable_execute_api_endpoint: raw.disable_execute_api_endpoint.unwrap_or(false),
     }
 }
 
@@ -525,6 +531,55 @@ fn gateway_responses(
         );
     }
     out
+}
+
+/// `[default_endpoint]`: its address, and a certificate (the first domain's by default).
+fn default_endpoint(
+    d: &super::raw::RawDefaultEndpoint,
+    domains: &[Domain],
+    sink: &mut ErrorSink,
+) -> Option<super::DefaultEndpoint> {
+    let listen = match d.listen.as_deref().map(str::parse::<SocketAddr>) {
+        Some(Ok(a)) => Some(a),
+        Some(Err(_)) => {
+            sink.push("default_endpoint.listen", "not an `ip:port` address");
+            None
+        }
+        None => {
+            sink.push("default_endpoint.listen", "missing required key");
+            None
+        }
+    };
+    if let Some(a) = listen {
+        // Listeners are told apart by their configured address: not even port 0 may be shared.
+        if domains.iter().any(|dom| dom.listen == a) {
+            sink.push(
+                "default_endpoint.listen",
+                format!("`{a}` is also a domain's listen address"),
+            );
+        }
+    }
+    let first = domains.first();
+    let certificate = d
+        .certificate
+        .clone()
+        .or_else(|| first.map(|f| f.certificate.clone()));
+    let private_key = d
+        .private_key
+        .clone()
+        .or_else(|| first.map(|f| f.private_key.clone()));
+    let (Some(certificate), Some(private_key)) = (certificate, private_key) else {
+        sink.push(
+            "default_endpoint.certificate",
+            "set `certificate` and `private_key` (there is no domain to take them from)",
+        );
+        return None;
+    };
+    Some(super::DefaultEndpoint {
+        listen: listen?,
+        certificate,
+        private_key,
+    })
 }
 
 /// A `mock` route's static response; problems go to `sink`.

@@ -35,7 +35,11 @@ pub(super) async fn accept(
     let local = tcp.local_addr().unwrap_or(configured);
     let listener = snapshot.listener(configured)?;
     let limits = &snapshot.config.limits;
-    let select = |sni: Option<&str>| listener.select(sni).map(|d| (d.clone(), d.tls.clone()));
+    let select = |sni: Option<&str>| {
+        listener
+            .select(sni)
+            .map(|d| (d.clone(), d.tls.clone(), d.verifier.is_some()))
+    };
     let handshake = crate::tls::accept::accept(tcp, select);
     let (tls, domain, identity) = match tokio::time::timeout(limits.handshake_timeout, handshake)
         .await

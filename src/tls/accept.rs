@@ -30,25 +30,26 @@ pub enum AcceptError {
 }
 
 /// Complete the handshake on `tcp`, with the configuration `select` returns for the SNI name
-/// along with the caller's domain `D`.
+/// along with the caller's domain `D` and whether that configuration requires a client
+/// certificate (the default endpoint's does not: its clients are anonymous).
 pub async fn accept<D>(
     tcp: TcpStream,
-    select: impl FnOnce(Option<&str>) -> Option<(D, Arc<ServerConfig>)>,
+    select: impl FnOnce(Option<&str>) -> Option<(D, Arc<ServerConfig>, bool)>,
 ) -> Result<(ServerStream, D, ClientIdentity), AcceptError> {
     let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), tcp)
         .await
         .map_err(AcceptError::Tls)?;
     let sni = start.client_hello().server_name().map(str::to_owned);
-    let (domain, config) =
+    let (domain, config, mutual) =
         select(sni.as_deref()).ok_or_else(|| AcceptError::UnknownSni(sni.unwrap_or_default()))?;
     let tls = start.into_stream(config).await.map_err(AcceptError::Tls)?;
-    let identity = tls
-        .get_ref()
-        .1
-        .peer_certificates()
-        .and_then(|c| c.first())
-        .and_then(|c| ClientIdentity::from_der(c))
-        .ok_or(AcceptError::Unparsable)?;
+    let leaf = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
+    let identity = match leaf {
+        Some(der) => ClientIdentity::from_der(der).ok_or(AcceptError::Unparsable)?,
+        // A configuration without client authentication (the default endpoint) asks for none.
+        None if !mutual => ClientIdentity::anonymous(),
+        None => return Err(AcceptError::Unparsable),
+    };
     Ok((tls, domain, identity))
 }
 

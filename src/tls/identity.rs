@@ -29,8 +29,33 @@ pub struct ClientIdentity {
 }
 
 impl ClientIdentity {
+    /// No certificate: a client of the default `execute-api` endpoint. It has no subject and
+    /// sends no `x-forwarded-client-cert` upstream.
+    pub fn anonymous() -> ClientIdentity {
+        ClientIdentity {
+            subject: String::new(),
+            serial: String::new(),
+            sha256: String::new(),
+            uris: Vec::new(),
+            dns: Vec::new(),
+            xfcc: HeaderValue::from_static(""),
+            issuer: String::new(),
+            not_before: 0,
+            not_after: 0,
+            der: std::sync::Arc::from(&[][..]),
+        }
+    }
+
+    /// Whether a verified certificate stands behind this identity.
+    pub fn is_verified(&self) -> bool {
+        !self.der.is_empty()
+    }
+
     /// The leaf as PEM, as API Gateway's `$context.identity.clientCert.clientCertPem`.
     pub fn pem(&self) -> String {
+        if !self.is_verified() {
+            return String::new();
+        }
         pem::encode(&pem::Pem::new("CERTIFICATE", self.der.to_vec()))
     }
 }

@@ -236,3 +236,41 @@ fn split_anchors(
     }
     (anchors, links)
 }
+
+/// The TLS configuration of the default `execute-api` endpoint: a server certificate and no
+/// client certificate asked for, as API Gateway's default endpoint. Problems go to `sink`
+/// under `key`.
+pub fn open_server_config(
+    certificate: &std::path::Path,
+    private_key: &std::path::Path,
+    key: &str,
+    sink: &mut ErrorSink,
+) -> Option<Arc<ServerConfig>> {
+    let chain = files::load_cert_chain(certificate)
+        .map_err(|e| sink.push(format!("{key}.certificate"), e.message))
+        .ok();
+    let private = files::load_private_key(private_key)
+        .map_err(|e| sink.push(format!("{key}.private_key"), e.message))
+        .ok();
+    let (chain, private) = (chain?, private?);
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| sink.push(key.to_owned(), e.to_string()))
+        .ok()?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .map_err(|e| {
+            sink.push(
+                format!("{key}.private_key"),
+                format!(
+                    "{} does not fit {}: {e}",
+                    private_key.display(),
+                    certificate.display()
+                ),
+            )
+        })
+        .ok()?;
+    let mut config = config;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Some(Arc::new(config))
+}

@@ -154,12 +154,15 @@ pub fn explain(
         .listeners
         .iter()
         .flat_map(|l| l.domains.iter())
+        .filter(|d| d.verifier.is_some())
         .find(|d| d.name.eq_ignore_ascii_case(domain))
         .ok_or_else(|| {
             let names: Vec<String> = snapshot
                 .listeners
                 .iter()
-                .flat_map(|l| l.domains.iter().map(|d| d.name.to_string()))
+                .flat_map(|l| l.domains.iter())
+                .filter(|d| d.verifier.is_some())
+                .map(|d| d.name.to_string())
                 .collect();
             ExplainError::UnknownDomain {
                 config: config.display().to_string(),
@@ -180,7 +183,15 @@ pub fn explain(
         .unwrap_or_default();
     let identity = ClientIdentity::from_der(&presented[0]);
     let subject = identity.as_ref().map(|i| i.subject.clone());
-    Ok(match state.verifier.verify_chain(&presented, at) {
+    let verifier = state
+        .verifier
+        .as_ref()
+        .ok_or_else(|| ExplainError::UnknownDomain {
+            config: config.display().to_string(),
+            domain: domain.to_owned(),
+            known: String::new(),
+        })?;
+    Ok(match verifier.verify_chain(&presented, at) {
         Ok(()) => Explanation {
             result: "ACCEPTED",
             domain: state.name.to_string(),

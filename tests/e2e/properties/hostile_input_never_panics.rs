@@ -82,6 +82,7 @@ fn router() -> portcullis::routing::ApiRouter {
         stages: BTreeMap::new(),
         routes,
         gateway_responses: BTreeMap::new(),
+        disable_execute_api_endpoint: false,
     };
     let mut sink = portcullis::config::ErrorSink::new(Path::new("x.toml"));
     portcullis::routing::ApiRouter::build("a", &api, &mut sink)
