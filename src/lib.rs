@@ -17,6 +17,7 @@ pub mod file_read;
 pub mod forward;
 pub mod framing;
 pub mod metrics;
+pub mod openapi;
 pub mod path;
 pub mod reload;
 pub mod routing;
