@@ -204,6 +204,9 @@ impl Reloader {
             ]);
             files.extend(d.crls.iter().cloned());
         }
+        for a in config.apis.values() {
+            files.extend(a.openapi.iter().cloned());
+        }
         for u in config.upstreams.values() {
             files.extend(u.tls_ca.iter().cloned());
             files.extend(u.tls_client_certificate.iter().cloned());

@@ -3,6 +3,7 @@
 //! Every problem is reported with the file, the key path and the reason, all at once, so a user
 //! fixes a broken file in one pass.
 
+mod imported;
 mod raw;
 mod template;
 mod validate;
@@ -13,6 +14,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use imported::{ImportSetup, import_setup};
 pub use template::{Integration, IntegrationTarget, PathPart, PathTemplate, Scheme, Segment};
 
 /// Default largest request body: API Gateway's 10 MiB payload limit.
@@ -63,6 +65,9 @@ pub struct Config {
     pub admin: Option<SocketAddr>,
     /// Headers removed from requests before forwarding, `[forwarding]`.
     pub forwarding: Forwarding,
+    /// What loading found worth a warning: routes of API Gateway exports that are not served,
+    /// and differences from AWS in those that are.
+    pub warnings: Vec<String>,
 }
 
 /// Inbound headers that could carry a client identity: removed by default, so only the
@@ -227,8 +232,10 @@ pub struct Mapping {
 pub struct Api {
     /// Stages by name.
     pub stages: BTreeMap<String, Stage>,
-    /// Routes in file order.
+    /// Routes in file order (an export's `ANY` written out method by method).
     pub routes: Vec<Route>,
+    /// The API Gateway export the routes come from, when they do not come from TOML.
+    pub openapi: Option<PathBuf>,
 }
 
 /// A stage of an API, with each route's integration resolved for it.

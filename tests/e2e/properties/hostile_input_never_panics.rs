@@ -78,6 +78,7 @@ fn router() -> portcullis::routing::ApiRouter {
     let api = Api {
         stages: BTreeMap::new(),
         routes,
+        openapi: None,
     };
     let mut sink = portcullis::config::ErrorSink::new(Path::new("x.toml"));
     portcullis::routing::ApiRouter::build("a", &api, &mut sink)
