@@ -210,12 +210,10 @@ fn parse_value(path: &Path, text: &str) -> Result<(Syntax, Value), LoadError> {
     }
     let yaml: serde_norway::Value = serde_norway::from_str(text).map_err(|e| {
         let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        let reason = e.to_string();
-        let reason = reason
-            .split(" at line ")
-            .next()
-            .unwrap_or(&reason)
-            .to_owned();
+        // The position leads the message already; keep the parser's context after it.
+        let reason = e
+            .to_string()
+            .replacen(&format!(" at line {line} column {column}"), "", 1);
         malformed(Syntax::Yaml, line, column, reason)
     })?;
     Ok((Syntax::Yaml, yaml_to_json(yaml)))
