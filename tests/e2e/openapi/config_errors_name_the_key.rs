@@ -88,7 +88,11 @@ fn stage_variables_follow_api_gateway_rules_and_name_the_closest() {
         "errors.swagger.json#/paths/~1typo/get/x-amazon-apigateway-integration/uri: GET /typo: \
          stage variable `backnd` is not defined (closest: `backend`)",
     );
-    has(&e, "api.ledger.openapi", "20 ms is below API Gateway's 50 ms floor");
+    has(
+        &e,
+        "api.ledger.openapi",
+        "20 ms is below API Gateway's 50 ms floor",
+    );
     // In TOML routes too.
     let text = Config::new(&pki, &["127.0.0.1:9".parse().unwrap()])
         .routes(&route("GET", "/x", "http://${stageVariables.backnd}/x"))
