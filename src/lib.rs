@@ -19,6 +19,7 @@ pub mod forward;
 pub mod framing;
 pub mod mapping;
 pub mod metrics;
+pub mod openapi;
 pub mod path;
 pub mod reload;
 pub mod routing;

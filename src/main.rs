@@ -1,4 +1,4 @@
-//! The `portcullis` command: `demo`, `serve` and `check`.
+//! The `portcullis` command: `demo`, `serve`, `check`, `import` and the operator tools.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -72,6 +72,25 @@ enum Command {
     Truststore {
         #[command(subcommand)]
         command: TruststoreCommand,
+    },
+    /// What an API Gateway export (`aws apigateway get-export`) becomes, route by route:
+    /// servable, unsupported or error. Exit 0 all servable, 1 otherwise, 2 when the file cannot
+    /// be used at all.
+    Import {
+        /// The export: OpenAPI 3.0 or Swagger 2.0, JSON or YAML.
+        file: PathBuf,
+        /// Resolve the routes for this stage of the configuration's API.
+        #[arg(long, requires = "config")]
+        stage: Option<String>,
+        /// The configuration whose stages, `vpc_links`, `open_routes` and pools apply.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long, conflicts_with = "emit_toml")]
+        json: bool,
+        /// Print the equivalent `[[api.NAME.routes]]` tables instead (summary on stderr).
+        #[arg(long)]
+        emit_toml: bool,
     },
     /// Validate a configuration and every file it names; exit 1 with precise errors.
     Check {
@@ -290,6 +309,13 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { config, probe } => return check(&config, probe),
         Command::Pki { command } => pki(command),
+        Command::Import {
+            file,
+            stage,
+            config,
+            json,
+            emit_toml,
+        } => return import(file, stage, config, json, emit_toml),
         Command::Truststore {
             command: TruststoreCommand::Lint { file, aws, json },
         } => {
@@ -353,6 +379,37 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+fn import(
+    file: PathBuf,
+    stage: Option<String>,
+    config: Option<PathBuf>,
+    json: bool,
+    emit_toml: bool,
+) -> ExitCode {
+    use portcullis::tools::import::{Format, Options, run};
+    let format = match (json, emit_toml) {
+        (true, _) => Format::Json,
+        (_, true) => Format::Toml,
+        _ => Format::Text,
+    };
+    match run(&Options {
+        file,
+        stage,
+        config,
+        format,
+    }) {
+        Ok(out) => {
+            print!("{}", out.stdout);
+            eprint!("{}", out.stderr);
+            ExitCode::from(out.code)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
         }
     }
 }

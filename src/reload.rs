@@ -207,6 +207,9 @@ impl Reloader {
         if let Some(d) = &config.default_endpoint {
             files.extend([d.certificate.clone(), d.private_key.clone()]);
         }
+        for a in config.apis.values() {
+            files.extend(a.openapi.iter().cloned());
+        }
         for u in config.upstreams.values() {
             files.extend(u.tls_ca.iter().cloned());
             files.extend(u.tls_client_certificate.iter().cloned());

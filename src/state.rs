@@ -87,7 +87,7 @@ impl Snapshot {
         runtime: Arc<PoolRuntime>,
     ) -> Result<(Snapshot, Vec<String>), ConfigErrors> {
         let mut sink = ErrorSink::new(&config.source);
-        let mut warnings = Vec::new();
+        let mut warnings = config.warnings.clone();
         let (routes, execute_api) = crate::routing::build_all(&config, &mut sink);
         let mut listeners: Vec<ListenerState> = Vec::new();
         for (domain, routes) in config.domains.iter().zip(routes) {

@@ -3,6 +3,7 @@
 //! Every problem is reported with the file, the key path and the reason, all at once, so a user
 //! fixes a broken file in one pass.
 
+mod imported;
 mod params;
 mod raw;
 mod rules;
@@ -15,6 +16,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use imported::{ImportSetup, import_setup};
 pub use params::{ContextVar, ParamMapping, ParamSource, ParamTarget};
 pub use rules::{RoutingMode, RoutingRule, glob_match};
 pub use template::{
@@ -73,6 +75,9 @@ pub struct Config {
     pub default_endpoint: Option<DefaultEndpoint>,
     /// The access log line's format (`[access_log] format`); the default line when unset.
     pub access_log_format: Option<std::sync::Arc<crate::access_format::AccessFormat>>,
+    /// What loading found worth a warning: routes of API Gateway exports that are not served,
+    /// and differences from AWS in those that are.
+    pub warnings: Vec<String>,
 }
 
 /// Inbound headers that could carry a client identity: removed by default, so only the
@@ -241,8 +246,10 @@ pub struct Mapping {
 pub struct Api {
     /// Stages by name.
     pub stages: BTreeMap<String, Stage>,
-    /// Routes in file order.
+    /// Routes in file order (an export's `ANY` written out method by method).
     pub routes: Vec<Route>,
+    /// The API Gateway export the routes come from, when they do not come from TOML.
+    pub openapi: Option<PathBuf>,
     /// Customised gateway responses, by API Gateway response type (`DEFAULT_4XX`, ...).
     pub gateway_responses: BTreeMap<String, GatewayResponse>,
     /// The default `execute-api` endpoint refuses this API (`disableExecuteApiEndpoint`).

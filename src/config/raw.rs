@@ -149,6 +149,15 @@ pub(crate) struct RawApi {
     /// `[[api.NAME.routes]]` tables.
     #[serde(default)]
     pub routes: Vec<RawRoute>,
+    /// An API Gateway export (OpenAPI 3.0 or Swagger 2.0) that defines the routes instead.
+    pub openapi: Option<PathBuf>,
+    /// VPC link ids (`connectionId`) of the export -> `[upstream.*]` pool names.
+    #[serde(default)]
+    pub vpc_links: BTreeMap<String, String>,
+    /// Routes of the export (`GET /admin`) served without the authorizer or API key check AWS
+    /// would make.
+    #[serde(default)]
+    pub open_routes: Vec<String>,
     /// API Gateway's `disableExecuteApiEndpoint`: the default endpoint refuses this API.
     pub disable_execute_api_endpoint: Option<bool>,
     /// `[api.NAME.gateway_responses.TYPE]`: API Gateway's customised gateway responses.

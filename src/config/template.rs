@@ -197,7 +197,7 @@ pub(crate) fn substitute_stage_variables(
         let name = &after[..end];
         match variables.get(name) {
             Some(v) => out.push_str(v),
-            None => return Err(format!("stage variable `{name}` is not defined")),
+            None => return Err(undefined_variable(name, variables)),
         }
         rest = &after[end + 1..];
     }
@@ -208,6 +208,82 @@ pub(crate) fn substitute_stage_variables(
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// "stage variable `backnd` is not defined (closest: `backend`)".
+fn undefined_variable(name: &str, variables: &BTreeMap<String, String>) -> String {
+    match closest(name, variables.keys().map(String::as_str)) {
+        Some(c) => format!("stage variable `{name}` is not defined (closest: `{c}`)"),
+        None if variables.is_empty() => {
+            format!("stage variable `{name}` is not defined (the stage has no variables)")
+        }
+        None => format!(
+            "stage variable `{name}` is not defined (the stage has: {})",
+            variables.keys().cloned().collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// The candidate nearest to `name` by edit distance (case-insensitive), when it is near
+/// enough to be a likely typo: at most a third of the longer name's length, and at least 1.
+pub(crate) fn closest<'a>(
+    name: &str,
+    candidates: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let lower = name.to_ascii_lowercase();
+    candidates
+        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= (name.len().max(c.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Edit distance over characters, a swap of neighbours counting as one edit (optimal string
+/// alignment).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+/// API Gateway's rules for a stage variable: name `[A-Za-z0-9_]+`, value
+/// `[A-Za-z0-9-._~:/?#&=,]+`; the error says which rule is broken.
+pub(crate) fn check_stage_variable(name: &str, value: &str) -> Result<(), String> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(format!(
+            "stage variable name `{name}` may only have letters, digits and `_` (API Gateway's rule)"
+        ));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "-._~:/?#&=,".contains(c);
+    if let Some(bad) = value.chars().find(|c| !allowed(*c)) {
+        return Err(format!(
+            "stage variable `{name}`: {bad:?} is not allowed in a value (API Gateway allows \
+             letters, digits and -._~:/?#&=,)"
+        ));
+    }
+    if value.is_empty() {
+        return Err(format!("stage variable `{name}` is empty"));
+    }
+    Ok(())
 }
 
 impl Integration {
@@ -279,6 +355,11 @@ fn parse_integration_path(
             .ok_or_else(|| format!("integration `{url}`: unterminated `{{`"))?;
         let name = &rest[start + 1..start + end];
         let name = name.strip_suffix('+').unwrap_or(name);
+        if name.starts_with("stageVariables.") {
+            return Err(format!(
+                "integration `{url}`: `{{{name}}}` is not a stage variable reference: write `${{{name}}}`"
+            ));
+        }
         if !params.iter().any(|p| p == name) {
             return Err(format!(
                 "integration `{url}` uses `{{{name}}}`, which is not a parameter of the route path"
@@ -340,6 +421,36 @@ mod tests {
         );
         let err = substitute_stage_variables("http://${stageVariables.nope}/x", &vars).unwrap_err();
         assert!(err.contains("`nope`"), "{err}");
+        assert!(err.contains("the stage has: backend"), "{err}");
+        let err =
+            substitute_stage_variables("http://${stageVariables.backnd}/x", &vars).unwrap_err();
+        assert!(err.contains("(closest: `backend`)"), "{err}");
+        // Without `$` it is no reference (and is left for the path checks).
+        assert_eq!(
+            substitute_stage_variables("http://pool/{stageVariables.x}", &vars).unwrap(),
+            "http://pool/{stageVariables.x}"
+        );
+    }
+
+    #[test]
+    fn closest_names_are_likely_typos_only() {
+        let names = ["backend", "tag", "vpcLinkId"];
+        assert_eq!(closest("backnd", names.into_iter()), Some("backend"));
+        assert_eq!(closest("Backend", names.into_iter()), Some("backend"));
+        assert_eq!(closest("vpclinkid", names.into_iter()), Some("vpcLinkId"));
+        assert_eq!(closest("tga", names.into_iter()), Some("tag"));
+        assert_eq!(closest("region", names.into_iter()), None);
+    }
+
+    #[test]
+    fn stage_variables_follow_api_gateway_rules() {
+        assert!(check_stage_variable("backend_1", "10.0.0.1:8080/a?b=c&d=e,f#g~").is_ok());
+        assert!(check_stage_variable("back-end", "x").is_err());
+        assert!(check_stage_variable("", "x").is_err());
+        let e = check_stage_variable("b", "a b").unwrap_err();
+        assert!(e.contains("' '"), "{e}");
+        assert!(check_stage_variable("b", "${x}").is_err());
+        assert!(check_stage_variable("b", "").is_err());
     }
 
     #[test]

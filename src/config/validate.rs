@@ -9,7 +9,9 @@ use super::params::{ParamMapping, ParamSource, ParamTarget};
 use super::raw::{
     RawApi, RawConfig, RawDomain, RawLimits, RawMock, RawRoute, RawTarget, RawUpstream,
 };
-use super::template::{Integration, PathTemplate, substitute_stage_variables};
+use super::template::{
+    Integration, PathTemplate, check_stage_variable, substitute_stage_variables,
+};
 use super::{
     Api, Config, ConfigErrors, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT,
     DEFAULT_HEALTHY_THRESHOLD, DEFAULT_INTEGRATION_TIMEOUT, DEFAULT_RETRIES,
@@ -20,6 +22,7 @@ use super::{
 
 pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
     let mut sink = ErrorSink::new(path);
+    let mut warnings = Vec::new();
     let limits = limits(&raw.limits, &mut sink);
     let upstreams = upstreams(&raw.upstream, &mut sink);
     let apis: BTreeMap<String, Api> = raw
@@ -28,7 +31,7 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         .map(|(name, api)| {
             (
                 name.clone(),
-                api_config(name, api, &raw.upstream, &mut sink),
+                api_config(name, api, &raw.upstream, &mut sink, &mut warnings),
             )
         })
         .collect();
@@ -98,6 +101,7 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         apis,
         upstreams,
         admin,
+        warnings,
     })
 }
 
@@ -328,19 +332,155 @@ fn upstreams(
     out
 }
 
+/// Where a route's integration comes from.
+enum Source {
+    /// `integration = "..."` in TOML.
+    Toml,
+    /// An `http`/`http_proxy` integration of an API Gateway export.
+    OpenApi(crate::openapi::UpstreamSpec),
+}
+
 fn api_config(
     name: &str,
     raw: &RawApi,
     pools: &BTreeMap<String, RawUpstream>,
     sink: &mut ErrorSink,
+    warnings: &mut Vec<String>,
 ) -> Api {
     let key = format!("api.{name}");
     if raw.stages.is_empty() {
         sink.push(format!("{key}.stages"), "an API needs at least one stage");
     }
-    if raw.routes.is_empty() {
-        sink.push(format!("{key}.routes"), "an API needs at least one route");
+    for (stage_name, stage) in &raw.stages {
+        for (var, value) in &stage.variables {
+            if let Err(e) = check_stage_variable(var, value) {
+                sink.push(format!("{key}.stages.{stage_name}.variables.{var}"), e);
+            }
+        }
     }
+    for (id, pool) in &raw.vpc_links {
+        if !pools.contains_key(pool) {
+            sink.push(
+                format!("{key}.vpc_links.{id}"),
+                format!(
+                    "no [upstream.{pool}] is defined (pools: {})",
+                    pools.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+    }
+    let routes: Vec<(Route, Source)> = match &raw.openapi {
+        Some(_) if !raw.routes.is_empty() => {
+            sink.push(
+                key.clone(),
+                "has both `openapi` and `routes`: an API has either an API Gateway export or \
+                 TOML routes, not both",
+            );
+            Vec::new()
+        }
+        Some(file) => {
+            let names: BTreeSet<String> = pools.keys().cloned().collect();
+            super::imported::import_api(name, file, raw, &names, sink, warnings)
+                .routes
+                .into_iter()
+                .map(|(r, up)| (r, Source::OpenApi(up)))
+                .collect()
+        }
+        None => {
+            if raw.routes.is_empty() {
+                sink.push(format!("{key}.routes"), "an API needs at least one route");
+            }
+            if !raw.open_routes.is_empty() {
+                sink.push(
+                    format!("{key}.open_routes"),
+                    "applies to routes of an `openapi` export only",
+                );
+            }
+            toml_routes(&key, raw, sink)
+                .into_iter()
+                .map(|r| (r, Source::Toml))
+                .collect()
+        }
+    };
+    let is_pool = |n: &str| pools.contains_key(n);
+    let mut stages = BTreeMap::new();
+    for (stage_name, stage) in &raw.stages {
+        let mut integrations = Vec::new();
+        for (route, source) in &routes {
+            let resolved = match (source, &route.mock) {
+                (Source::Toml, Some(m)) => Ok(Integration::mock(m.clone())),
+                (Source::Toml, None) => {
+                    toml_integration(route, &key, stage_name, &stage.variables, &is_pool)
+                }
+                (Source::OpenApi(up), _) => super::imported::compile_stage(
+                    up,
+                    &route.path.params,
+                    &stage.variables,
+                    &raw.vpc_links,
+                    &is_pool,
+                )
+                .map_err(|(_, e)| {
+                    (
+                        format!("{key}.openapi"),
+                        format!(
+                            "{} {}: {e} (stage `{stage_name}`)",
+                            route.method, route.path.raw
+                        ),
+                    )
+                }),
+            };
+            match resolved {
+                Ok(i) => integrations.push(i),
+                Err((ikey, e)) => sink.push(ikey, e),
+            }
+        }
+        stages.insert(
+            stage_name.clone(),
+            Stage {
+                variables: stage.variables.clone(),
+                integrations,
+            },
+        );
+    }
+    Api {
+        stages,
+        routes: routes.into_iter().map(|(r, _)| r).collect(),
+        openapi: raw.openapi.clone(),
+        gateway_responses: gateway_responses(raw, &key, sink),
+        disable_execute_api_endpoint: raw.disable_execute_api_endpoint.unwrap_or(false),
+    }
+}
+
+/// A TOML route's integration in one stage: stage variables substituted, `{NAME}` from the
+/// route path or a mapped path value, parameter mappings resolved.
+fn toml_integration(
+    route: &Route,
+    key: &str,
+    stage_name: &str,
+    variables: &BTreeMap<String, String>,
+    is_pool: &dyn Fn(&str) -> bool,
+) -> Result<Integration, (String, String)> {
+    let ikey = format!("{key}.routes[{}].integration", route.index);
+    let url = substitute_stage_variables(&route.integration, variables)
+        .map_err(|e| (ikey.clone(), format!("{e} in stage `{stage_name}`")))?;
+    let mut params = route.path.params.clone();
+    params.extend(route.parameters.iter().filter_map(|m| match &m.target {
+        ParamTarget::Path(n) => Some(n.clone()),
+        _ => None,
+    }));
+    let mut integration = Integration::parse(&url, &params, is_pool)
+        .map_err(|e| (ikey, format!("{e} (stage `{stage_name}`)")))?;
+    integration.parameters = resolve_parameters(&route.parameters, variables).map_err(|e| {
+        (
+            format!("{key}.routes[{}].request_parameters", route.index),
+            format!("{e} in stage `{stage_name}`"),
+        )
+    })?;
+    Ok(integration)
+}
+
+/// The `[[api.NAME.routes]]` tables, each checked.
+fn toml_routes(key: &str, raw: &RawApi, sink: &mut ErrorSink) -> Vec<Route> {
     let mut routes = Vec::new();
     for (i, r) in raw.routes.iter().enumerate() {
         let rkey = format!("{key}.routes[{i}]");
@@ -417,58 +557,7 @@ fn api_config(
             });
         }
     }
-    let is_pool = |n: &str| pools.contains_key(n);
-    let mut stages = BTreeMap::new();
-    for (stage_name, stage) in &raw.stages {
-        let mut integrations = Vec::new();
-        for route in &routes {
-            if let Some(m) = &route.mock {
-                integrations.push(Integration::mock(m.clone()));
-                continue;
-            }
-            let ikey = format!("{key}.routes[{}].integration", route.index);
-            let resolved = match substitute_stage_variables(&route.integration, &stage.variables) {
-                Ok(url) => url,
-                Err(e) => {
-                    sink.push(ikey, format!("{e} in stage `{stage_name}`"));
-                    continue;
-                }
-            };
-            // `{NAME}` in the URL is a route path parameter or a mapped path value.
-            let mut params = route.path.params.clone();
-            params.extend(route.parameters.iter().filter_map(|m| match &m.target {
-                ParamTarget::Path(n) => Some(n.clone()),
-                _ => None,
-            }));
-            match Integration::parse(&resolved, &params, &is_pool) {
-                Ok(mut i) => match resolve_parameters(&route.parameters, &stage.variables) {
-                    Ok(p) => {
-                        i.parameters = p;
-                        integrations.push(i);
-                    }
-                    Err(e) => sink.push(
-                        format!("{key}.routes[{}].request_parameters", route.index),
-                        format!("{e} in stage `{stage_name}`"),
-                    ),
-                },
-                Err(e) => sink.push(ikey, format!("{e} (stage `{stage_name}`)")),
-            }
-        }
-        stages.insert(
-            stage_name.clone(),
-            Stage {
-                variables: stage.variables.clone(),
-                integrations,
-            },
-        );
-    }
-    let gateway_responses = gateway_responses(raw, &key, sink);
-    Api {
-        stages,
-        routes,
-        gateway_responses,
-        disable_execute_api_endpoint: raw.disable_execute_api_endpoint.unwrap_or(false),
-    }
+    routes
 }
 
 /// `[api.NAME.gateway_responses.TYPE]` tables; unknown types and bad values name their key.

@@ -11,6 +11,7 @@ mod forwarding;
 mod front_door;
 mod h2;
 mod mtls;
+mod openapi;
 mod ops;
 mod pki;
 mod pool;

@@ -83,6 +83,7 @@ fn router() -> portcullis::routing::ApiRouter {
         routes,
         gateway_responses: BTreeMap::new(),
         disable_execute_api_endpoint: false,
+        openapi: None,
     };
     let mut sink = portcullis::config::ErrorSink::new(Path::new("x.toml"));
     portcullis::routing::ApiRouter::build("a", &api, &mut sink)

@@ -1,0 +1,334 @@
+//! APIs defined by an API Gateway export (`[api.NAME] openapi = "..."`): the export read by
+//! [`crate::openapi`], each servable route resolved for every stage exactly as a TOML route is,
+//! the rest reported. Also what `portcullis import --config` needs from a configuration.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::openapi::report::integration_template;
+use crate::openapi::{
+    self, Connection, Context, Feature, Field, Import, ImportedRoute, Outcome, UpstreamSpec,
+};
+
+use super::raw::{RawApi, RawConfig};
+use super::template::{Integration, PathTemplate, substitute_stage_variables};
+use super::{ErrorSink, Route, RouteMethod};
+
+/// Resolve a servable route of an export for one stage: its VPC link to a pool, its stage
+/// variables, its host to a pool or `host:port`; the field at fault and why otherwise.
+pub(super) fn compile_stage(
+    up: &UpstreamSpec,
+    params: &[String],
+    variables: &BTreeMap<String, String>,
+    vpc_links: &BTreeMap<String, String>,
+    is_pool: &dyn Fn(&str) -> bool,
+) -> Result<Integration, (Field, String)> {
+    let pool = match &up.connection {
+        Connection::Internet => None,
+        Connection::VpcLink(template) => {
+            let id = substitute_stage_variables(template, variables)
+                .map_err(|e| (Field::ConnectionId, e))?;
+            match vpc_links.get(&id) {
+                Some(pool) => Some(pool.as_str()),
+                None => return Err((Field::ConnectionId, unmapped_link(&id, vpc_links))),
+            }
+        }
+    };
+    let uri = substitute_stage_variables(&up.uri, variables).map_err(|e| (Field::Uri, e))?;
+    let resolved = UpstreamSpec { uri, ..up.clone() };
+    let url = integration_template(&resolved, pool, is_pool).ok_or_else(|| {
+        (
+            Field::Uri,
+            format!("`{}` must start with `http://` or `https://`", resolved.uri),
+        )
+    })?;
+    Integration::parse(&url, params, is_pool).map_err(|e| (Field::Uri, e))
+}
+
+fn unmapped_link(id: &str, vpc_links: &BTreeMap<String, String>) -> String {
+    let known: Vec<&str> = vpc_links.keys().map(String::as_str).collect();
+    let hint = match super::template::closest(id, known.iter().copied()) {
+        Some(c) => format!(" (closest: `{c}`)"),
+        None if known.is_empty() => " (it maps none)".to_owned(),
+        None => format!(" (it maps: {})", known.join(", ")),
+    };
+    format!("VPC link `{id}` is not in the API's `vpc_links`{hint}")
+}
+
+/// The URL of a route per stage, or the field at fault and why.
+type Compiled = Result<Vec<(String, String)>, (Field, String)>;
+
+/// The compile hook over `stages`: every stage must resolve; the URLs per stage.
+fn compile_all<'a>(
+    stages: &'a BTreeMap<String, BTreeMap<String, String>>,
+    vpc_links: &'a BTreeMap<String, String>,
+    pools: &'a BTreeSet<String>,
+) -> impl Fn(&ImportedRoute) -> Compiled + 'a {
+    move |route: &ImportedRoute| {
+        let template = PathTemplate::parse(&route.path).map_err(|e| (Field::Path, e))?;
+        let Some(up) = &route.upstream else {
+            return Ok(Vec::new());
+        };
+        let is_pool = |n: &str| pools.contains(n);
+        let mut out = Vec::new();
+        for (stage, variables) in stages {
+            let i = compile_stage(up, &template.params, variables, vpc_links, &is_pool)
+                .map_err(|(field, e)| (field, format!("{e} (stage `{stage}`)")))?;
+            out.push((stage.clone(), i.url));
+        }
+        Ok(out)
+    }
+}
+
+/// What an API defined by an export contributes to the configuration.
+pub(super) struct ImportedApi {
+    /// Its routes, one per method.
+    pub routes: Vec<(Route, UpstreamSpec)>,
+}
+
+/// Read `[api.NAME] openapi`, classify its routes, report errors to `sink` (key
+/// `api.NAME.openapi`) and unserved routes and differences to `warnings`.
+pub(super) fn import_api(
+    name: &str,
+    file: &Path,
+    raw: &RawApi,
+    pools: &BTreeSet<String>,
+    sink: &mut ErrorSink,
+    warnings: &mut Vec<String>,
+) -> ImportedApi {
+    let key = format!("api.{name}.openapi");
+    let mut imported = ImportedApi { routes: Vec::new() };
+    let def = match openapi::read(file) {
+        Ok(d) => d,
+        Err(e) => {
+            sink.push(key, e.to_string());
+            return imported;
+        }
+    };
+    let stages: BTreeMap<String, BTreeMap<String, String>> = raw
+        .stages
+        .iter()
+        .map(|(s, st)| (s.clone(), st.variables.clone()))
+        .collect();
+    let hook = compile_all(&stages, &raw.vpc_links, pools);
+    let import = openapi::analyse(
+        &def,
+        &Context {
+            open_routes: &raw.open_routes,
+            compile: Some(&hook),
+        },
+    );
+    let shown = file.display().to_string();
+    for p in &import.api_errors {
+        sink.push(key.clone(), format!("{shown}#{}: {}", p.pointer, p.reason));
+    }
+    for n in &import.api_notes {
+        warnings.push(format!("{shown}: api `{name}`: {n}"));
+    }
+    for (i, open) in raw.open_routes.iter().enumerate() {
+        let known = import
+            .routes
+            .iter()
+            .any(|r| r.authorization.is_some() && r.name() == *open);
+        if !known {
+            let names = import.routes.iter().map(ImportedRoute::name);
+            let hint = super::template::closest(
+                open,
+                names.collect::<Vec<_>>().iter().map(String::as_str),
+            )
+            .map(|c| format!(" (closest: `{c}`)"))
+            .unwrap_or_default();
+            sink.push(
+                format!("api.{name}.open_routes[{i}]"),
+                format!(
+                    "`{open}` is not a route of {shown} that needs an authorizer or API key{hint}"
+                ),
+            );
+        }
+    }
+    for (hidden, served) in openapi::classify::shadowed(&import.routes) {
+        let (h, s) = (&import.routes[hidden], &import.routes[served]);
+        if let Outcome::Unsupported(Feature::Authorization { check }) = &h.outcome {
+            sink.push(
+                key.clone(),
+                format!(
+                    "{shown}#{}: `{}` needs the {check} check on AWS and is not served, but `{}` \
+                     would answer its requests without it; list `{}` in `open_routes` to serve it \
+                     open, or remove it from the definition",
+                    h.pointer,
+                    h.name(),
+                    s.name(),
+                    h.name()
+                ),
+            );
+        } else {
+            warnings.push(format!(
+                "{shown}: api `{name}`: `{}` is not served; `{}` answers its requests instead",
+                h.name(),
+                s.name()
+            ));
+        }
+    }
+    let mut index = 0;
+    for r in &import.routes {
+        match &r.outcome {
+            Outcome::Error(p) => sink.push(
+                key.clone(),
+                format!("{shown}#{}: {}: {}", p.pointer, r.name(), p.reason),
+            ),
+            Outcome::Unsupported(f) => warnings.push(format!(
+                "{shown}: api `{name}`: {} is not served: {}: {}",
+                r.name(),
+                f.name(),
+                f.reason()
+            )),
+            Outcome::Servable => {
+                for n in &r.notes {
+                    warnings.push(format!("{shown}: api `{name}`: {}: {n}", r.name()));
+                }
+                let (Some(up), Ok(path)) = (&r.upstream, PathTemplate::parse(&r.path)) else {
+                    continue;
+                };
+                for m in &r.methods {
+                    imported.routes.push((
+                        Route {
+                            index,
+                            method: RouteMethod::Exact(m.clone()),
+                            path: path.clone(),
+                            integration: up.uri.clone(),
+                            timeout: std::time::Duration::from_millis(up.timeout_ms),
+                            upstream_method: None,
+                            parameters: Vec::new(),
+                            mock: None,
+                        },
+                        up.clone(),
+                    ));
+                    index += 1;
+                }
+            }
+        }
+    }
+    if imported.routes.is_empty() && sink.is_empty() {
+        let s = import.summary();
+        sink.push(
+            key,
+            format!(
+                "{shown} has no servable route ({} routes: {} unsupported, {} errors)",
+                s.routes, s.unsupported, s.errors
+            ),
+        );
+    }
+    imported
+}
+
+/// What `portcullis import --config F` takes from the configuration: the API that serves the
+/// file (or the only API), its stages, VPC links, opened routes and the pool names.
+#[derive(Debug, Clone, Default)]
+pub struct ImportSetup {
+    /// The API's name.
+    pub api: String,
+    /// Stage variables by stage.
+    pub stages: BTreeMap<String, BTreeMap<String, String>>,
+    /// VPC link id -> pool.
+    pub vpc_links: BTreeMap<String, String>,
+    /// Routes served without AWS's authorizer or API key check.
+    pub open_routes: Vec<String>,
+    /// `[upstream.*]` names.
+    pub pools: BTreeSet<String>,
+}
+
+/// Read what `import` needs from the configuration at `config` for the export `file`: the API
+/// whose `openapi` is `file`, else the only API. The configuration's other keys are not checked.
+pub fn import_setup(config: &Path, file: &Path) -> Result<ImportSetup, String> {
+    let data = crate::file_read::read_regular(config).map_err(|e| {
+        format!(
+            "{}: cannot read the configuration file: {e}",
+            config.display()
+        )
+    })?;
+    let text =
+        String::from_utf8(data).map_err(|e| format!("{}: not UTF-8: {e}", config.display()))?;
+    let raw: RawConfig = toml::from_str(&text).map_err(|e| {
+        format!(
+            "{}: invalid TOML: {}",
+            config.display(),
+            e.to_string().trim_end()
+        )
+    })?;
+    let same = |p: &PathBuf| {
+        p == file || matches!((p.canonicalize(), file.canonicalize()), (Ok(a), Ok(b)) if a == b)
+    };
+    let chosen = raw
+        .api
+        .iter()
+        .find(|(_, a)| a.openapi.as_ref().is_some_and(same))
+        .or_else(|| {
+            let mut it = raw.api.iter();
+            match (it.next(), it.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        });
+    let Some((name, api)) = chosen else {
+        return Err(format!(
+            "{}: no [api.*] has `openapi = {:?}` (APIs: {})",
+            config.display(),
+            file.display().to_string(),
+            raw.api.keys().cloned().collect::<Vec<_>>().join(", ")
+        ));
+    };
+    Ok(ImportSetup {
+        api: name.clone(),
+        stages: api
+            .stages
+            .iter()
+            .map(|(s, st)| (s.clone(), st.variables.clone()))
+            .collect(),
+        vpc_links: api.vpc_links.clone(),
+        open_routes: api.open_routes.clone(),
+        pools: raw.upstream.keys().cloned().collect(),
+    })
+}
+
+impl ImportSetup {
+    /// Classify `def` as `serve` would, resolving for `stage` only when one is given (an error
+    /// naming the stages when the API has no such stage).
+    pub fn analyse(
+        &self,
+        def: &openapi::Definition,
+        stage: Option<&str>,
+    ) -> Result<Import, String> {
+        let stages = match stage {
+            None => self.stages.clone(),
+            Some(s) => match self.stages.get(s) {
+                Some(vars) => BTreeMap::from([(s.to_owned(), vars.clone())]),
+                None => {
+                    return Err(format!(
+                        "api `{}` has no stage `{s}` (it has: {})",
+                        self.api,
+                        self.stages.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ));
+                }
+            },
+        };
+        let hook = compile_all(&stages, &self.vpc_links, &self.pools);
+        Ok(openapi::analyse(
+            def,
+            &Context {
+                open_routes: &self.open_routes,
+                compile: Some(&hook),
+            },
+        ))
+    }
+
+    /// The Portcullis integration template of a servable route (`None` when its VPC link's
+    /// pool depends on the stage).
+    pub fn integration(&self, route: &ImportedRoute) -> Option<String> {
+        let up = route.upstream.as_ref()?;
+        let pool = match &up.connection {
+            Connection::Internet => None,
+            Connection::VpcLink(id) => Some(self.vpc_links.get(id)?.as_str()),
+        };
+        integration_template(up, pool, &|n| self.pools.contains(n))
+    }
+}

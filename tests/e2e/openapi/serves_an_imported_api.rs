@@ -1,0 +1,168 @@
+//! An API Gateway export served through the gateway: OpenAPI 3.0 and Swagger 2.0, JSON and
+//! YAML, serve the same routes; `ANY` stands for the methods the resource does not declare;
+//! a VPC link reaches the pool `vpc_links` maps it to; routes that are not served answer 403
+//! and never reach an upstream.
+
+use super::{fixture, ledger_config};
+use crate::support::*;
+
+/// What one request becomes: the status, and what the upstream saw (method, path and query).
+async fn send(gw: &Gateway, pki: &Pki, method: &str, path: &str) -> Got {
+    request(
+        gw.addr(),
+        "localhost",
+        &pki.root.pem,
+        Some(&pki.client),
+        req(method, path, ""),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+fn last(up: &Upstream) -> (String, String, String) {
+    let s = up.seen().last().cloned().expect("the upstream saw nothing");
+    let host = s
+        .headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (s.method.to_string(), s.path_and_query, host)
+}
+
+#[tokio::test]
+async fn every_export_format_serves_the_same_routes() {
+    for name in [
+        "ledger.oas30.yaml",
+        "ledger.oas30.json",
+        "ledger.swagger.yaml",
+        "ledger.swagger.json",
+    ] {
+        let pki = Pki::new("localhost");
+        let ledger = Upstream::start_named("ledger").await;
+        let internal = Upstream::start_named("internal").await;
+        let gw = Gateway::start(&ledger_config(
+            &pki,
+            &fixture(name),
+            ledger.addr,
+            internal.addr,
+            "",
+        ))
+        .await;
+        let host = ledger.addr.to_string();
+
+        // Plain proxying: method, path and query as the client sent them.
+        let got = send(&gw, &pki, "GET", "/accounts?limit=5&from=a").await;
+        assert_eq!(got.status, 200, "{name}: {got:?}");
+        assert_eq!(got.body, "ledger:/ledger/accounts?limit=5&from=a", "{name}");
+        assert_eq!(
+            last(&ledger),
+            (
+                "GET".into(),
+                "/ledger/accounts?limit=5&from=a".into(),
+                host.clone()
+            ),
+            "{name}"
+        );
+        let got = send(&gw, &pki, "POST", "/accounts").await;
+        assert_eq!(got.status, 200, "{name}: {got:?}");
+        assert_eq!(last(&ledger).0, "POST", "{name}");
+        let got = send(&gw, &pki, "GET", "/accounts/42").await;
+        assert_eq!(got.body, "ledger:/ledger/accounts/42", "{name}");
+
+        // ANY on /files/{proxy+}: every method but the OPTIONS the resource declares itself
+        // (a mock, not served: 403, and the upstream never hears of it).
+        for method in ["DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"] {
+            let got = send(&gw, &pki, method, "/files/a/b.txt").await;
+            assert_eq!(got.status, 200, "{name}: {method}: {got:?}");
+            assert_eq!(
+                last(&ledger),
+                (method.into(), "/store/a/b.txt".into(), host.clone()),
+                "{name}"
+            );
+        }
+        let before = ledger.seen().len();
+        let got = send(&gw, &pki, "OPTIONS", "/files/a").await;
+        assert_eq!(got.status, 403, "{name}: {got:?}");
+        let got = send(&gw, &pki, "TRACE", "/files/a").await;
+        assert_eq!(got.status, 403, "{name}: ANY is not every method: {got:?}");
+
+        // Routes not served: mock, Lambda, API key, templates, renamed parameter.
+        for path in ["/health", "/reports", "/admin", "/legacy", "/renamed/7"] {
+            let got = send(&gw, &pki, "GET", path).await;
+            assert_eq!(got.status, 403, "{name}: {path}: {got:?}");
+            assert_eq!(got.body, gateway_body("Missing Authentication Token"));
+        }
+        assert_eq!(
+            ledger.seen().len(),
+            before,
+            "{name}: unserved routes leaked"
+        );
+
+        // The VPC link goes to the pool `vpc_links` maps it to; ANY includes OPTIONS there.
+        let got = send(&gw, &pki, "OPTIONS", "/internal/x/y?z=1").await;
+        assert_eq!(got.status, 200, "{name}: {got:?}");
+        assert_eq!(got.body, "internal:/v1/x/y?z=1", "{name}");
+        assert_eq!(last(&internal).0, "OPTIONS", "{name}");
+
+        // A host named by a stage variable is dialled; the integration's query comes first.
+        let got = send(&gw, &pki, "GET", "/direct?q=1").await;
+        assert_eq!(got.status, 200, "{name}: {got:?}");
+        assert_eq!(
+            last(&ledger),
+            (
+                "GET".into(),
+                "/direct/path?fixed=1&q=1".into(),
+                host.clone()
+            ),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn unserved_routes_are_warnings_at_load_never_silent() {
+    let pki = Pki::new("localhost");
+    let addr: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let config = pki.write(
+        "gateway.toml",
+        &ledger_config(&pki, &fixture("ledger.oas30.yaml"), addr, addr, ""),
+    );
+    let (snapshot, warnings) = portcullis::state::load(&config, 1).unwrap();
+    let routes = &snapshot.config.apis["ledger"].routes;
+    // GET, POST /accounts, GET /accounts/{id}, 6 of ANY /files, 7 of ANY /internal, GET /direct.
+    assert_eq!(routes.len(), 17, "{routes:#?}");
+    for (route, feature) in [
+        ("GET /health", "mock integration"),
+        ("OPTIONS /files/{proxy+}", "mock integration"),
+        (
+            "GET /reports",
+            "Lambda proxy integration: invokes Lambda function `ledger-reports`",
+        ),
+        ("GET /admin", "authorization"),
+        ("GET /legacy", "mapping templates"),
+        ("GET /renamed/{accountId}", "requestParameters"),
+    ] {
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains(&format!("{route} is not served: {feature}"))),
+            "no warning for {route}: {warnings:#?}"
+        );
+    }
+    assert!(
+        warnings.iter().any(|w| w.contains("binary media types")),
+        "{warnings:#?}"
+    );
+    // `check` prints them too.
+    let out = portcullis(args([
+        "check".into(),
+        "--config".into(),
+        config.into_os_string(),
+    ]));
+    assert!(out.ok(), "{out:#?}");
+    assert!(
+        out.stderr.contains("warning: ") && out.stderr.contains("GET /health is not served"),
+        "{out:#?}"
+    );
+}
