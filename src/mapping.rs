@@ -55,6 +55,14 @@ impl Mapped {
     pub fn apply(mappings: &[ParamMapping], inputs: &Inputs<'_>) -> Mapped {
         let mut out = Mapped::default();
         for m in mappings {
+            // A path parameter into the path stays as the client sent it (a greedy one keeps
+            // its slashes): it passed the path check already.
+            if let (ParamTarget::Path(name), ParamSource::Path(from)) = (&m.target, &m.source) {
+                if let Some(raw) = inputs.matched.param(from) {
+                    out.path.push((name.clone(), raw.to_owned()));
+                }
+                continue;
+            }
             let values = values(&m.source, inputs);
             match &m.target {
                 ParamTarget::Path(name) => {

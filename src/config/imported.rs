@@ -42,7 +42,10 @@ pub(super) fn compile_stage(
             format!("`{}` must start with `http://` or `https://`", resolved.uri),
         )
     })?;
-    Integration::parse(&url, params, is_pool).map_err(|e| (Field::Uri, e))
+    // `{X}` in the uri is a path parameter of the route or a mapped `integration.request.path.X`.
+    let mut names = params.to_vec();
+    names.extend(up.path_mappings.iter().map(|(to, _)| to.clone()));
+    Integration::parse(&url, &names, is_pool).map_err(|e| (Field::Uri, e))
 }
 
 fn unmapped_link(id: &str, vpc_links: &BTreeMap<String, String>) -> String {
@@ -189,6 +192,16 @@ pub(super) fn import_api(
                 let (Some(up), Ok(path)) = (&r.upstream, PathTemplate::parse(&r.path)) else {
                     continue;
                 };
+                let mut parameters = Vec::new();
+                for (target, source) in &up.parameters {
+                    match super::ParamMapping::parse(target, source, &path.params) {
+                        Ok(m) => parameters.push(m),
+                        Err(e) => sink.push(
+                            format!("api.{name}.openapi"),
+                            format!("{}: requestParameters: {e}", r.name()),
+                        ),
+                    }
+                }
                 for m in &r.methods {
                     imported.routes.push((
                         Route {
@@ -197,8 +210,8 @@ pub(super) fn import_api(
                             path: path.clone(),
                             integration: up.uri.clone(),
                             timeout: std::time::Duration::from_millis(up.timeout_ms),
-                            upstream_method: None,
-                            parameters: Vec::new(),
+                            upstream_method: up.method.clone(),
+                            parameters: parameters.clone(),
                             mock: None,
                         },
                         up.clone(),

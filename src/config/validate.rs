@@ -427,6 +427,19 @@ fn api_config(
                             route.method, route.path.raw
                         ),
                     )
+                })
+                .and_then(|mut i| {
+                    i.parameters = resolve_parameters(&route.parameters, &stage.variables)
+                        .map_err(|e| {
+                            (
+                                format!("{key}.openapi"),
+                                format!(
+                                    "{} {}: requestParameters: {e} (stage `{stage_name}`)",
+                                    route.method, route.path.raw
+                                ),
+                            )
+                        })?;
+                    Ok(i)
                 }),
             };
             match resolved {

@@ -90,8 +90,11 @@ pub struct UpstreamSpec {
     pub connection: Connection,
     /// `timeoutInMillis` (default 29000).
     pub timeout_ms: u64,
-    /// `integration.request.path.X` <- `method.request.path.Y` mappings, as (X, Y).
+    /// `integration.request.path.X` <- source mappings, as (X, source name or expression).
     pub path_mappings: Vec<(String, String)>,
+    /// Every `requestParameters` entry as (target, source), served by the gateway's parameter
+    /// mappings.
+    pub parameters: Vec<(String, String)>,
 }
 
 /// What becomes of a route.

@@ -303,7 +303,7 @@ fn integration(
     let method = upstream_method(route, integ, &at, f);
     let connection = connection(integ, &at, f);
     let timeout_ms = timeout(integ, &at, f);
-    let path_mappings = request_parameters(route, integ, uri, &at, f);
+    let (path_mappings, parameters) = request_parameters(route, integ, uri, &at, f);
     if !proxy {
         non_proxy(integ, &at, f);
     }
@@ -329,6 +329,7 @@ fn integration(
         connection,
         timeout_ms,
         path_mappings,
+        parameters,
     })
 }
 
@@ -487,14 +488,20 @@ fn path_params(path: &str) -> Vec<String> {
         .collect()
 }
 
+/// (name, value) pairs: path mappings (`X` <- source), or every (target, source) entry.
+type Pairs = Vec<(String, String)>;
+
+/// The `requestParameters` of an integration: the path mappings that fill `{X}` in the uri, and
+/// every entry (the gateway serves them as parameter mappings).
 fn request_parameters(
     route: &ImportedRoute,
     integ: &Map<String, Value>,
     uri: &str,
     at: &str,
     f: &mut Findings,
-) -> Vec<(String, String)> {
+) -> (Pairs, Pairs) {
     let mut mappings = Vec::new();
+    let mut all = Vec::new();
     let params_at = format!("{at}/requestParameters");
     match integ.get("requestParameters") {
         None | Some(Value::Null) => {}
@@ -509,24 +516,19 @@ fn request_parameters(
                 };
                 let to = target.strip_prefix("integration.request.path.");
                 let from = source.strip_prefix("method.request.path.");
-                match (to, from) {
-                    (Some(to), Some(from)) if to == from => {
-                        if !path_params(&route.path).iter().any(|p| p == from) {
-                            f.problem(
-                                format!("{params_at}/{}", pointer_token(target)),
-                                format!(
-                                    "`{source}`: the path `{}` has no `{{{from}}}`",
-                                    route.path
-                                ),
-                            );
-                        }
-                        mappings.push((to.to_owned(), from.to_owned()));
+                if let Some(from) = from {
+                    if !path_params(&route.path).iter().any(|p| p == from) {
+                        f.problem(
+                            format!("{params_at}/{}", pointer_token(target)),
+                            format!("`{source}`: the path `{}` has no `{{{from}}}`", route.path),
+                        );
                     }
-                    _ => f.features.push(Feature::RequestParameter {
-                        target: target.clone(),
-                        source: source.to_owned(),
-                    }),
                 }
+                if let Some(to) = to {
+                    mappings.push((to.to_owned(), from.unwrap_or(source).to_owned()));
+                }
+                // Checked and served by the gateway's parameter mappings (config/params.rs).
+                all.push((target.clone(), source.to_owned()));
             }
         }
         Some(other) => f.problem(
@@ -539,7 +541,7 @@ fn request_parameters(
             f.features.push(Feature::UnmappedUriParameter { name });
         }
     }
-    mappings
+    (mappings, all)
 }
 
 /// `type: http`: templates, passthrough, content handling, integration responses.
@@ -835,24 +837,26 @@ mod tests {
     }
 
     #[test]
-    fn renames_headers_and_other_methods_are_not_served_yet() {
+    fn header_mappings_and_other_upstream_methods_are_servable() {
         let i = import(
             &integration("          integration.request.header.x-t: method.request.header.t\n"),
             &[],
         );
-        assert!(
-            matches!(&i.routes[0].outcome, Outcome::Unsupported(Feature::RequestParameter { target, .. }) if target == "integration.request.header.x-t"),
-            "{:?}",
-            i.routes[0]
-        );
+        assert_eq!(i.routes[0].outcome, Outcome::Servable, "{:?}", i.routes[0]);
+        let up = i.routes[0].upstream.as_ref().unwrap();
+        assert!(up.parameters.contains(&(
+            "integration.request.header.x-t".to_owned(),
+            "method.request.header.t".to_owned()
+        )));
         let i = import(
             &integration("").replace("httpMethod: GET", "httpMethod: POST"),
             &[],
         );
-        assert!(matches!(
-            i.routes[0].outcome,
-            Outcome::Unsupported(Feature::UpstreamMethod { .. })
-        ));
+        assert_eq!(i.routes[0].outcome, Outcome::Servable);
+        assert_eq!(
+            i.routes[0].upstream.as_ref().unwrap().method,
+            Some(Method::POST)
+        );
     }
 
     #[test]

@@ -76,11 +76,8 @@ pub fn to_text(import: &Import, file: &str, stage: Option<&str>) -> String {
                     for (stage, url) in &r.resolved {
                         let _ = writeln!(out, "  stage {stage}: {url}");
                     }
-                    for (to, from) in &up.path_mappings {
-                        let _ = writeln!(
-                            out,
-                            "  mapping    integration.request.path.{to} <- method.request.path.{from}"
-                        );
+                    for (target, source) in &up.parameters {
+                        let _ = writeln!(out, "  mapping    {target} <- {source}");
                     }
                     let _ = writeln!(out, "  timeout    {} ms", up.timeout_ms);
                 }
@@ -233,6 +230,17 @@ pub fn to_toml(
             if up.timeout_ms != DEFAULT_TIMEOUT_MS {
                 let _ = writeln!(out, "timeout_ms = {}", up.timeout_ms);
             }
+            if let Some(m) = &up.method {
+                let _ = writeln!(out, "upstream_method = {}", toml_string(m.as_str()));
+            }
+            if !up.parameters.is_empty() {
+                let pairs: Vec<String> = up
+                    .parameters
+                    .iter()
+                    .map(|(t, s)| format!("{} = {}", toml_string(t), toml_string(s)))
+                    .collect();
+                let _ = writeln!(out, "request_parameters = {{ {} }}", pairs.join(", "));
+            }
         }
     }
     out
@@ -249,6 +257,7 @@ mod tests {
             connection,
             timeout_ms: DEFAULT_TIMEOUT_MS,
             path_mappings: vec![],
+            parameters: vec![],
         }
     }
 
