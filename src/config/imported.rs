@@ -48,6 +48,25 @@ pub(super) fn compile_stage(
     Integration::parse(&url, &names, is_pool).map_err(|e| (Field::Uri, e))
 }
 
+/// A mock route's static response.
+fn mock_response(
+    m: &crate::openapi::MockSpec,
+) -> Result<std::sync::Arc<super::MockResponse>, String> {
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in &m.headers {
+        let n = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("mock header `{name}` is not a header name"))?;
+        let v = http::HeaderValue::from_str(value)
+            .map_err(|_| format!("mock header `{name}`: `{value}` is not a header value"))?;
+        headers.append(n, v);
+    }
+    Ok(std::sync::Arc::new(super::MockResponse {
+        status: http::StatusCode::from_u16(m.status).unwrap_or(http::StatusCode::OK),
+        headers,
+        body: bytes::Bytes::new(),
+    }))
+}
+
 fn unmapped_link(id: &str, vpc_links: &BTreeMap<String, String>) -> String {
     let known: Vec<&str> = vpc_links.keys().map(String::as_str).collect();
     let hint = match super::template::closest(id, known.iter().copied()) {
@@ -86,7 +105,7 @@ fn compile_all<'a>(
 /// What an API defined by an export contributes to the configuration.
 pub(super) struct ImportedApi {
     /// Its routes, one per method.
-    pub routes: Vec<(Route, UpstreamSpec)>,
+    pub routes: Vec<(Route, Option<UpstreamSpec>)>,
 }
 
 /// Read `[api.NAME] openapi`, classify its routes, report errors to `sink` (key
@@ -189,7 +208,36 @@ pub(super) fn import_api(
                 for n in &r.notes {
                     warnings.push(format!("{shown}: api `{name}`: {}: {n}", r.name()));
                 }
-                let (Some(up), Ok(path)) = (&r.upstream, PathTemplate::parse(&r.path)) else {
+                let Ok(path) = PathTemplate::parse(&r.path) else {
+                    continue;
+                };
+                if let Some(m) = &r.mock {
+                    match mock_response(m) {
+                        Ok(mock) => {
+                            for method in &r.methods {
+                                imported.routes.push((
+                                    Route {
+                                        index,
+                                        method: RouteMethod::Exact(method.clone()),
+                                        path: path.clone(),
+                                        integration: String::new(),
+                                        timeout: std::time::Duration::ZERO,
+                                        upstream_method: None,
+                                        parameters: Vec::new(),
+                                        mock: Some(mock.clone()),
+                                    },
+                                    None,
+                                ));
+                                index += 1;
+                            }
+                        }
+                        Err(e) => {
+                            sink.push(format!("api.{name}.openapi"), format!("{}: {e}", r.name()))
+                        }
+                    }
+                    continue;
+                }
+                let Some(up) = &r.upstream else {
                     continue;
                 };
                 let mut parameters = Vec::new();
@@ -214,7 +262,7 @@ pub(super) fn import_api(
                             parameters: parameters.clone(),
                             mock: None,
                         },
-                        up.clone(),
+                        Some(up.clone()),
                     ));
                     index += 1;
                 }

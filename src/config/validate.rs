@@ -336,6 +336,8 @@ fn upstreams(
 enum Source {
     /// `integration = "..."` in TOML.
     Toml,
+    /// A `mock` integration of an API Gateway export.
+    Mock,
     /// An `http`/`http_proxy` integration of an API Gateway export.
     OpenApi(crate::openapi::UpstreamSpec),
 }
@@ -383,7 +385,7 @@ fn api_config(
             super::imported::import_api(name, file, raw, &names, sink, warnings)
                 .routes
                 .into_iter()
-                .map(|(r, up)| (r, Source::OpenApi(up)))
+                .map(|(r, up)| (r, up.map_or(Source::Mock, Source::OpenApi)))
                 .collect()
         }
         None => {
@@ -408,7 +410,8 @@ fn api_config(
         let mut integrations = Vec::new();
         for (route, source) in &routes {
             let resolved = match (source, &route.mock) {
-                (Source::Toml, Some(m)) => Ok(Integration::mock(m.clone())),
+                (Source::Toml | Source::Mock, Some(m)) => Ok(Integration::mock(m.clone())),
+                (Source::Mock, None) => continue,
                 (Source::Toml, None) => {
                     toml_integration(route, &key, stage_name, &stage.variables, &is_pool)
                 }

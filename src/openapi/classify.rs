@@ -8,8 +8,6 @@ use super::{ImportedRoute, Outcome};
 /// A feature of an operation that Portcullis does not serve as AWS does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Feature {
-    /// `type: mock`: API Gateway answers from its own templates.
-    MockIntegration,
     /// `type: aws_proxy`: a Lambda function (or another service), named.
     LambdaProxy {
         /// The function (or the ARN when no function is named).
@@ -67,8 +65,8 @@ impl Feature {
         match self {
             // Served through the route's parameter mappings and upstream method.
             Feature::RequestParameter { .. } | Feature::UpstreamMethod { .. } => true,
-            // Not served yet: the serving side has no data path for these.
-            Feature::MockIntegration | Feature::Authorization { .. } => false,
+            // Not served: routes AWS guards with an authorizer or API key (unless opened).
+            Feature::Authorization { .. } => false,
             // Not served by design: AWS services, request/response transformation.
             Feature::LambdaProxy { .. }
             | Feature::AwsService { .. }
@@ -83,7 +81,6 @@ impl Feature {
     /// A short name: `mock integration`, `authorizer`, ...
     pub fn name(&self) -> &'static str {
         match self {
-            Feature::MockIntegration => "mock integration",
             Feature::LambdaProxy { .. } => "Lambda proxy integration",
             Feature::AwsService { .. } => "AWS service integration",
             Feature::MappingTemplates { .. } => "mapping templates",
@@ -100,9 +97,6 @@ impl Feature {
     /// Why the route is not served, and what would serve it.
     pub fn reason(&self) -> String {
         match self {
-            Feature::MockIntegration => {
-                "API Gateway answers mock integrations itself; not served yet".to_owned()
-            }
             Feature::LambdaProxy { function } => format!(
                 "invokes Lambda function `{function}`; Portcullis forwards HTTP only (put an HTTP \
                  endpoint in front of the function and use an http_proxy integration)"
@@ -230,6 +224,7 @@ mod tests {
             path: path.to_owned(),
             pointer: String::new(),
             upstream: None,
+            mock: None,
             authorization: None,
             outcome,
             notes: vec![],
@@ -240,7 +235,7 @@ mod tests {
     #[test]
     fn nothing_is_served_that_the_serving_side_cannot_do_yet() {
         for f in [
-            Feature::MockIntegration,
+            Feature::PassthroughNever,
             Feature::Authorization {
                 check: "API key".into(),
             },
@@ -258,14 +253,14 @@ mod tests {
             reason: "x".into(),
         };
         assert_eq!(
-            decide(vec![p.clone()], vec![Feature::MockIntegration]),
+            decide(vec![p.clone()], vec![Feature::PassthroughNever]),
             Outcome::Error(p)
         );
     }
 
     #[test]
     fn a_broader_served_route_catches_an_unserved_one() {
-        let unsupported = Outcome::Unsupported(Feature::MockIntegration);
+        let unsupported = Outcome::Unsupported(Feature::PassthroughNever);
         let routes = vec![
             route("GET", "/admin", unsupported.clone()),
             route("GET", "/{proxy+}", Outcome::Servable),

@@ -97,6 +97,16 @@ pub struct UpstreamSpec {
     pub parameters: Vec<(String, String)>,
 }
 
+/// A `mock` integration's static answer: the status its request template names, and the
+/// static headers of its default integration response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockSpec {
+    /// `statusCode` of the `application/json` request template (200 when none).
+    pub status: u16,
+    /// `method.response.header.X` = `'value'` of the default integration response.
+    pub headers: Vec<(String, String)>,
+}
+
 /// What becomes of a route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -132,6 +142,8 @@ pub struct ImportedRoute {
     pub pointer: String,
     /// The integration, when it is `http` or `http_proxy`.
     pub upstream: Option<UpstreamSpec>,
+    /// The static answer, when the integration is `mock`.
+    pub mock: Option<MockSpec>,
     /// What AWS would check first (authorizer, API key, IAM), when anything.
     pub authorization: Option<String>,
     /// Servable, unsupported or error.

@@ -144,6 +144,7 @@ struct Findings {
     problems: Vec<Problem>,
     features: Vec<Feature>,
     notes: Vec<String>,
+    mock: Option<super::MockSpec>,
 }
 
 impl Findings {
@@ -170,6 +171,7 @@ fn operation(
         path: path.to_owned(),
         pointer: pointer.clone(),
         upstream: None,
+        mock: None,
         authorization: None,
         outcome: Outcome::Servable,
         notes: Vec::new(),
@@ -190,6 +192,7 @@ fn operation(
         }
     }
     route.notes = std::mem::take(&mut f.notes);
+    route.mock = f.mock.take();
     route.outcome = decide(f.problems, f.features);
     route
 }
@@ -246,7 +249,8 @@ fn integration(
     match kind.to_ascii_lowercase().as_str() {
         "http_proxy" | "http" => {}
         "mock" => {
-            f.features.push(Feature::MockIntegration);
+            let spec = mock(integ, &at, f);
+            f.mock = Some(spec);
             return None;
         }
         "aws_proxy" => {
@@ -597,6 +601,52 @@ fn non_proxy(integ: &Map<String, Value>, at: &str, f: &mut Findings) {
     }
 }
 
+/// A mock integration's answer: the status of its `application/json` request template
+/// (`{"statusCode": 200}`), and the static `'value'` headers of its default response.
+fn mock(integ: &Map<String, Value>, at: &str, f: &mut Findings) -> super::MockSpec {
+    let template = integ
+        .get("requestTemplates")
+        .and_then(Value::as_object)
+        .and_then(|t| t.get("application/json"))
+        .and_then(Value::as_str);
+    let status = match template {
+        None => 200,
+        Some(t) => match serde_json::from_str::<Value>(t)
+            .ok()
+            .and_then(|v| v.get("statusCode").and_then(Value::as_u64))
+        {
+            Some(s) if (200..=599).contains(&s) => s as u16,
+            _ => {
+                f.problem(
+                    format!("{at}/requestTemplates/application~1json"),
+                    format!("`{t}` names no statusCode from 200 to 599; the gateway answers a mock with it"),
+                );
+                200
+            }
+        },
+    };
+    let mut headers = Vec::new();
+    let default = integ
+        .get("responses")
+        .and_then(Value::as_object)
+        .and_then(|r| r.get("default"))
+        .and_then(|d| d.get("responseParameters"))
+        .and_then(Value::as_object);
+    for (target, source) in default.into_iter().flatten() {
+        let name = target.strip_prefix("method.response.header.");
+        let value = source
+            .as_str()
+            .and_then(|v| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')));
+        match (name, value) {
+            (Some(n), Some(v)) => headers.push((n.to_owned(), v.to_owned())),
+            _ => f.notes.push(format!(
+                "mock response parameter `{target}` is not a static header value; left out"
+            )),
+        }
+    }
+    super::MockSpec { status, headers }
+}
+
 /// Security scheme names with a description of the check AWS makes.
 fn security_schemes(def: &Definition) -> BTreeMap<String, String> {
     let schemes = match def.spec {
@@ -825,6 +875,27 @@ mod tests {
     }
 
     #[test]
+    fn mocks_answer_with_their_template_status_and_static_headers() {
+        let def = format!(
+            "{HEAD}paths:\n  /x:\n    options:\n      x-amazon-apigateway-integration:\n        type: mock\n        requestTemplates:\n          application/json: '{{\"statusCode\": 204}}'\n        responses:\n          default:\n            statusCode: '204'\n            responseParameters:\n              method.response.header.Access-Control-Allow-Origin: \"'*'\"\n"
+        );
+        let i = import(&def, &[]);
+        assert_eq!(i.routes[0].outcome, Outcome::Servable, "{:?}", i.routes[0]);
+        assert_eq!(
+            i.routes[0].mock,
+            Some(super::super::MockSpec {
+                status: 204,
+                headers: vec![("Access-Control-Allow-Origin".into(), "*".into())],
+            })
+        );
+        let bad = def.replace("204}", "99}");
+        assert!(matches!(
+            import(&bad, &[]).routes[0].outcome,
+            Outcome::Error(_)
+        ));
+    }
+
+    #[test]
     fn plain_proxying_is_servable() {
         let i = import(&integration(""), &[]);
         let r = &i.routes[0];
@@ -903,7 +974,8 @@ mod tests {
             })
             .collect();
         assert!(outcomes[0].contains("ledger-fn"), "{outcomes:?}");
-        assert!(outcomes[1].contains("mock"), "{outcomes:?}");
+        // A mock is the gateway's own answer (type compared case-insensitively).
+        assert_eq!(outcomes[1], "Servable", "{outcomes:?}");
         assert!(
             outcomes[2].contains("sqs: action/SendMessage"),
             "{outcomes:?}"

@@ -68,6 +68,20 @@ pub fn to_text(import: &Import, file: &str, stage: Option<&str>) -> String {
         match &r.outcome {
             Outcome::Servable => {
                 let _ = writeln!(out, "servable     {}{}", r.name(), methods_label(r));
+                if let Some(m) = &r.mock {
+                    let headers: Vec<String> =
+                        m.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+                    let _ = writeln!(
+                        out,
+                        "  mock       {}{}",
+                        m.status,
+                        if headers.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" {}", headers.join(", "))
+                        }
+                    );
+                }
                 if let Some(up) = &r.upstream {
                     let _ = writeln!(out, "  upstream   {} {}", upstream_method(up), up.uri);
                     if let Connection::VpcLink(id) = &up.connection {
@@ -210,6 +224,30 @@ pub fn to_toml(
             Outcome::Unsupported(f) => Some(format!("{}: {}", f.name(), f.reason())),
             Outcome::Error(p) => Some(format!("error at {}: {}", p.pointer, p.reason)),
         };
+        if let (Some(m), None) = (&r.mock, &why) {
+            let _ = writeln!(out, "# {}  ({}){}", r.name(), r.pointer, methods_label(r));
+            let headers: Vec<String> = m
+                .headers
+                .iter()
+                .map(|(n, v)| format!("{} = {}", toml_string(n), toml_string(v)))
+                .collect();
+            for method in &r.methods {
+                let _ = writeln!(out, "[[api.{api}.routes]]");
+                let _ = writeln!(out, "method = {}", toml_string(method.as_str()));
+                let _ = writeln!(out, "path = {}", toml_string(&r.path));
+                if headers.is_empty() {
+                    let _ = writeln!(out, "mock = {{ status = {} }}", m.status);
+                } else {
+                    let _ = writeln!(
+                        out,
+                        "mock = {{ status = {}, headers = {{ {} }} }}",
+                        m.status,
+                        headers.join(", ")
+                    );
+                }
+            }
+            continue;
+        }
         let url = r.upstream.as_ref().and_then(|_| integration(r));
         let (Some(up), Some(url), None) = (&r.upstream, url, &why) else {
             let why = why.unwrap_or_else(|| {

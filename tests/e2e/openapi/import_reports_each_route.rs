@@ -38,7 +38,7 @@ fn text_report_classifies_every_route_and_exits_1() {
         "  mapping    integration.request.path.id <- method.request.path.id",
         "  timeout    5000 ms",
         "  vpc link   ${stageVariables.vpcLinkId}",
-        "unsupported  GET /health: mock integration",
+        "servable     GET /health\n  mock       200",
         "unsupported  GET /reports: Lambda proxy integration: invokes Lambda function `ledger-reports`",
         "unsupported  GET /admin: authorization: AWS serves it only after the API key (`x-api-key`) check",
         "unsupported  GET /legacy: mapping templates",
@@ -50,7 +50,7 @@ fn text_report_classifies_every_route_and_exits_1() {
     }
     assert_eq!(
         text.lines().last(),
-        Some("12 routes: 7 servable, 5 unsupported, 0 errors"),
+        Some("12 routes: 9 servable, 3 unsupported, 0 errors"),
         "{text}"
     );
     // Swagger 2.0 and JSON say the same, route for route.
@@ -162,7 +162,7 @@ fn json_report_parses_and_agrees_with_the_text() {
     assert_eq!(v["definition"], "Swagger 2.0 (JSON)");
     assert_eq!(
         v["summary"],
-        serde_json::json!({"routes": 12, "servable": 7, "unsupported": 5, "errors": 0})
+        serde_json::json!({"routes": 12, "servable": 9, "unsupported": 3, "errors": 0})
     );
     let routes = v["routes"].as_array().unwrap();
     let by = |name: &str| {
@@ -249,12 +249,12 @@ async fn emitted_toml_serves_the_same_routes() {
     assert_eq!(out.code, Some(1), "{out:#?}");
     assert_eq!(
         out.stderr,
-        "12 routes: 7 servable, 5 unsupported, 0 errors\n"
+        "12 routes: 9 servable, 3 unsupported, 0 errors\n"
     );
     let toml = &out.stdout;
     assert!(toml.contains("[[api.ledger.routes]]"), "{toml}");
     assert!(
-        toml.contains("# not emitted: GET /health: mock integration"),
+        toml.contains("path = \"/health\"\nmock = { status = 200 }"),
         "{toml}"
     );
     assert!(

@@ -71,7 +71,7 @@ async fn every_export_format_serves_the_same_routes() {
         assert_eq!(got.body, "ledger:/ledger/accounts/42", "{name}");
 
         // ANY on /files/{proxy+}: every method but the OPTIONS the resource declares itself
-        // (a mock, not served: 403, and the upstream never hears of it).
+        // (a mock: the gateway answers, and the upstream never hears of it).
         for method in ["DELETE", "GET", "HEAD", "PATCH", "POST", "PUT"] {
             let got = send(&gw, &pki, method, "/files/a/b.txt").await;
             assert_eq!(got.status, 200, "{name}: {method}: {got:?}");
@@ -86,12 +86,18 @@ async fn every_export_format_serves_the_same_routes() {
         assert_eq!(got.body, "ledger:/ledger/accounts/7", "{name}");
         let before = ledger.seen().len();
         let got = send(&gw, &pki, "OPTIONS", "/files/a").await;
-        assert_eq!(got.status, 403, "{name}: {got:?}");
+        assert_eq!(got.status, 200, "{name}: {got:?}");
+        let got = send(&gw, &pki, "GET", "/health").await;
+        assert_eq!(
+            (got.status.as_u16(), got.body.as_str()),
+            (200, ""),
+            "{name}"
+        );
         let got = send(&gw, &pki, "TRACE", "/files/a").await;
         assert_eq!(got.status, 403, "{name}: ANY is not every method: {got:?}");
 
-        // Routes not served: mock, Lambda, API key, templates.
-        for path in ["/health", "/reports", "/admin", "/legacy"] {
+        // Routes not served: Lambda, API key, templates.
+        for path in ["/reports", "/admin", "/legacy"] {
             let got = send(&gw, &pki, "GET", path).await;
             assert_eq!(got.status, 403, "{name}: {path}: {got:?}");
             assert_eq!(got.body, gateway_body("Missing Authentication Token"));
@@ -134,11 +140,9 @@ fn unserved_routes_are_warnings_at_load_never_silent() {
     let (snapshot, warnings) = portcullis::state::load(&config, 1).unwrap();
     let routes = &snapshot.config.apis["ledger"].routes;
     // GET, POST /accounts, GET /accounts/{id}, 6 of ANY /files, 7 of ANY /internal, GET /direct,
-    // GET /renamed/{accountId}.
-    assert_eq!(routes.len(), 18, "{routes:#?}");
+    // GET /renamed/{accountId}, and the mocks GET /health and OPTIONS /files/{proxy+}.
+    assert_eq!(routes.len(), 20, "{routes:#?}");
     for (route, feature) in [
-        ("GET /health", "mock integration"),
-        ("OPTIONS /files/{proxy+}", "mock integration"),
         (
             "GET /reports",
             "Lambda proxy integration: invokes Lambda function `ledger-reports`",
@@ -165,7 +169,7 @@ fn unserved_routes_are_warnings_at_load_never_silent() {
     ]));
     assert!(out.ok(), "{out:#?}");
     assert!(
-        out.stderr.contains("warning: ") && out.stderr.contains("GET /health is not served"),
+        out.stderr.contains("warning: ") && out.stderr.contains("GET /reports is not served"),
         "{out:#?}"
     );
 }
