@@ -67,6 +67,8 @@ pub struct Snapshot {
     pub listeners: Vec<ListenerState>,
     /// Upstream pools and clients.
     pub upstreams: Upstreams,
+    /// Some route maps `context.identity.clientCert.clientCertPem`: connections keep the leaf.
+    pub forwards_client_pem: bool,
 }
 
 /// The current snapshot, swapped atomically.
@@ -133,7 +135,16 @@ impl Snapshot {
             }
         }
         let upstreams = Upstreams::build(&config, runtime, &mut sink);
+        let forwards_client_pem = config
+            .apis
+            .values()
+            .flat_map(|a| a.routes.iter())
+            .flat_map(|r| r.parameters.iter())
+            .any(|m| {
+                m.source == crate::config::ParamSource::Context(crate::config::ContextVar::CertPem)
+            });
         let snapshot = Snapshot {
+            forwards_client_pem,
             generation,
             config: Arc::new(config),
             listeners,

@@ -14,8 +14,9 @@ use crate::tls::{ClientIdentity, refusal_of};
 
 /// A connection whose client is verified.
 pub(super) struct Accepted {
-    /// The TLS stream.
-    pub(super) tls: crate::tls::accept::ServerStream,
+    /// The TLS stream. Boxed: it is moved into hyper's connection, and the futures that pass it on would
+    /// otherwise each keep a (dead) copy of its kilobytes for the connection's whole life.
+    pub(super) tls: Box<crate::tls::accept::ServerStream>,
     /// The domain its SNI selected.
     pub(super) domain: Arc<DomainState>,
     /// The client's identity, derived once for every request on the connection.
@@ -61,8 +62,14 @@ pub(super) async fn accept(
             domain: domain.name.clone(),
         })
         .inc();
+    // The leaf itself is kept only when a route forwards it (clientCertPem): idle memory.
+    let identity = if snapshot.forwards_client_pem {
+        identity
+    } else {
+        identity.without_der()
+    };
     Some(Accepted {
-        tls,
+        tls: Box::new(tls),
         domain,
         identity,
     })

@@ -24,8 +24,11 @@ pub struct ClientIdentity {
     pub not_before: i64,
     /// End of validity, Unix seconds.
     pub not_after: i64,
-    /// The DER leaf, for mappings that forward the certificate itself.
+    /// The DER leaf, for mappings that forward the certificate itself (empty when no route
+    /// does: see [`ClientIdentity::without_der`]).
     pub der: std::sync::Arc<[u8]>,
+    /// A verified certificate stands behind this identity.
+    pub verified: bool,
 }
 
 impl ClientIdentity {
@@ -43,17 +46,24 @@ impl ClientIdentity {
             not_before: 0,
             not_after: 0,
             der: std::sync::Arc::from(&[][..]),
+            verified: false,
         }
     }
 
     /// Whether a verified certificate stands behind this identity.
     pub fn is_verified(&self) -> bool {
-        !self.der.is_empty()
+        self.verified
+    }
+
+    /// The same identity without the leaf's bytes, which only `clientCertPem` mappings need.
+    pub fn without_der(mut self) -> ClientIdentity {
+        self.der = std::sync::Arc::from(&[][..]);
+        self
     }
 
     /// The leaf as PEM, as API Gateway's `$context.identity.clientCert.clientCertPem`.
     pub fn pem(&self) -> String {
-        if !self.is_verified() {
+        if self.der.is_empty() {
             return String::new();
         }
         pem::encode(&pem::Pem::new("CERTIFICATE", self.der.to_vec()))
@@ -91,6 +101,7 @@ impl ClientIdentity {
             not_before: cert.validity().not_before.timestamp(),
             not_after: cert.validity().not_after.timestamp(),
             der: der.into(),
+            verified: true,
         })
     }
 }

@@ -14,7 +14,7 @@ method = "POST"
 path = "/orders/{id}"
 integration = "http://${stageVariables.backend}/svc/{order}"
 upstream_method = "PUT"
-request_parameters = { "integration.request.path.order" = "method.request.path.id", "integration.request.header.x-user-dn" = "context.identity.clientCert.subjectDN", "integration.request.header.x-issuer-dn" = "context.identity.clientCert.issuerDN", "integration.request.header.x-stage" = "context.stage", "integration.request.header.x-req" = "context.requestId", "integration.request.header.x-resource" = "context.resourcePath", "integration.request.querystring.version" = "stageVariables.ver", "integration.request.querystring.tag" = "method.request.multivalueheader.x-tag", "integration.request.header.x-static" = "'fixed value'", "integration.request.header.x-from-query" = "method.request.querystring.q", "integration.request.header.x-forwarded-for" = "'spoofed'" }
+request_parameters = { "integration.request.path.order" = "method.request.path.id", "integration.request.header.x-user-dn" = "context.identity.clientCert.subjectDN", "integration.request.header.x-issuer-dn" = "context.identity.clientCert.issuerDN", "integration.request.header.x-stage" = "context.stage", "integration.request.header.x-req" = "context.requestId", "integration.request.header.x-resource" = "context.resourcePath", "integration.request.querystring.version" = "stageVariables.ver", "integration.request.querystring.tag" = "method.request.multivalueheader.x-tag", "integration.request.header.x-static" = "'fixed value'", "integration.request.header.x-from-query" = "method.request.querystring.q", "integration.request.header.x-forwarded-for" = "'spoofed'", "integration.request.header.x-pem" = "context.identity.clientCert.clientCertPem" }
 "#;
 
 fn config(pki: &Pki, up: std::net::SocketAddr, routes: &str) -> String {
@@ -68,6 +68,13 @@ async fn mapped_values_reach_the_upstream_where_the_mappings_say() {
     assert_eq!(
         h("x-req").as_deref(),
         got.headers["x-amzn-requestid"].to_str().ok()
+    );
+    // The leaf as one line of PEM (a header cannot carry line breaks).
+    let pem = h("x-pem").unwrap();
+    assert!(
+        pem.starts_with("-----BEGIN CERTIFICATE----- ")
+            && pem.ends_with("-----END CERTIFICATE-----"),
+        "{pem}"
     );
     // The gateway's own forwarding headers win over a mapping.
     assert_eq!(h("x-forwarded-for").as_deref(), Some("127.0.0.1"));
