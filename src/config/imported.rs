@@ -48,6 +48,100 @@ pub(super) fn compile_stage(
     Integration::parse(&url, &names, is_pool).map_err(|e| (Field::Uri, e))
 }
 
+/// The export's `x-amazon-apigateway-gateway-responses`: status, static
+/// `gatewayresponse.header.X` = `'value'` headers and the `application/json` template. Types
+/// this gateway never answers with are warnings, not errors.
+fn gateway_responses(
+    root: &serde_json::Value,
+    key: &str,
+    sink: &mut ErrorSink,
+    warnings: &mut Vec<String>,
+) -> BTreeMap<String, super::GatewayResponse> {
+    let mut out = BTreeMap::new();
+    let Some(all) = root
+        .get("x-amazon-apigateway-gateway-responses")
+        .and_then(serde_json::Value::as_object)
+    else {
+        return out;
+    };
+    for (kind, r) in all {
+        if !super::GATEWAY_RESPONSE_TYPES.contains(&kind.as_str()) {
+            warnings.push(format!(
+                "{key}: gateway response {kind} is not one this gateway answers with; ignored"
+            ));
+            continue;
+        }
+        let status = match r.get("statusCode") {
+            None => None,
+            Some(v) => {
+                let code = v
+                    .as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                    .filter(|c| (200..=599).contains(c))
+                    .and_then(|c| http::StatusCode::from_u16(c as u16).ok());
+                if code.is_none() {
+                    sink.push(
+                        key.to_owned(),
+                        format!("gateway response {kind}: statusCode {v} is not 200 to 599"),
+                    );
+                    continue;
+                }
+                code
+            }
+        };
+        let mut headers = http::HeaderMap::new();
+        let params = r
+            .get("responseParameters")
+            .and_then(serde_json::Value::as_object);
+        for (target, value) in params.into_iter().flatten() {
+            let name = target.strip_prefix("gatewayresponse.header.");
+            let value = value
+                .as_str()
+                .and_then(|v| v.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')));
+            match (
+                name.and_then(|n| http::HeaderName::from_bytes(n.as_bytes()).ok()),
+                value.and_then(|v| http::HeaderValue::from_str(v).ok()),
+            ) {
+                (Some(n), Some(v)) => {
+                    headers.append(n, v);
+                }
+                _ => warnings.push(format!(
+                    "{key}: gateway response {kind}: `{target}` is not a static header value; ignored"
+                )),
+            }
+        }
+        let template = r
+            .get("responseTemplates")
+            .and_then(|t| t.get("application/json"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned);
+        out.insert(
+            kind.clone(),
+            super::GatewayResponse {
+                status,
+                headers,
+                template,
+            },
+        );
+    }
+    out
+}
+
+/// `disableExecuteApiEndpoint`: at the root in Swagger 2.0, in `servers[]` in OpenAPI 3.0.
+fn execute_api_disabled(root: &serde_json::Value) -> bool {
+    let flag = |v: &serde_json::Value| {
+        v.get("x-amazon-apigateway-endpoint-configuration")
+            .and_then(|c| c.get("disableExecuteApiEndpoint"))
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false)
+    };
+    flag(root)
+        || root
+            .get("servers")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|servers| servers.iter().any(flag))
+}
+
 /// A mock route's static response.
 fn mock_response(
     m: &crate::openapi::MockSpec,
@@ -106,6 +200,10 @@ fn compile_all<'a>(
 pub(super) struct ImportedApi {
     /// Its routes, one per method.
     pub routes: Vec<(Route, Option<UpstreamSpec>)>,
+    /// `x-amazon-apigateway-gateway-responses` of the types this gateway answers with.
+    pub gateway_responses: BTreeMap<String, super::GatewayResponse>,
+    /// `disableExecuteApiEndpoint` in the export's endpoint configuration.
+    pub disable_execute_api_endpoint: bool,
 }
 
 /// Read `[api.NAME] openapi`, classify its routes, report errors to `sink` (key
@@ -119,7 +217,11 @@ pub(super) fn import_api(
     warnings: &mut Vec<String>,
 ) -> ImportedApi {
     let key = format!("api.{name}.openapi");
-    let mut imported = ImportedApi { routes: Vec::new() };
+    let mut imported = ImportedApi {
+        routes: Vec::new(),
+        gateway_responses: BTreeMap::new(),
+        disable_execute_api_endpoint: false,
+    };
     let def = match openapi::read(file) {
         Ok(d) => d,
         Err(e) => {
@@ -127,6 +229,8 @@ pub(super) fn import_api(
             return imported;
         }
     };
+    imported.gateway_responses = gateway_responses(&def.root, &key, sink, warnings);
+    imported.disable_execute_api_endpoint = execute_api_disabled(&def.root);
     let stages: BTreeMap<String, BTreeMap<String, String>> = raw
         .stages
         .iter()

@@ -371,6 +371,9 @@ fn api_config(
             );
         }
     }
+    // What an export says of gateway responses and the default endpoint; TOML keys override.
+    let mut exported_responses = BTreeMap::new();
+    let mut exported_disable = false;
     let routes: Vec<(Route, Source)> = match &raw.openapi {
         Some(_) if !raw.routes.is_empty() => {
             sink.push(
@@ -382,7 +385,10 @@ fn api_config(
         }
         Some(file) => {
             let names: BTreeSet<String> = pools.keys().cloned().collect();
-            super::imported::import_api(name, file, raw, &names, sink, warnings)
+            let imported = super::imported::import_api(name, file, raw, &names, sink, warnings);
+            exported_responses = imported.gateway_responses;
+            exported_disable = imported.disable_execute_api_endpoint;
+            imported
                 .routes
                 .into_iter()
                 .map(|(r, up)| (r, up.map_or(Source::Mock, Source::OpenApi)))
@@ -462,8 +468,11 @@ fn api_config(
         stages,
         routes: routes.into_iter().map(|(r, _)| r).collect(),
         openapi: raw.openapi.clone(),
-        gateway_responses: gateway_responses(raw, &key, sink),
-        disable_execute_api_endpoint: raw.disable_execute_api_endpoint.unwrap_or(false),
+        gateway_responses: {
+            exported_responses.extend(gateway_responses(raw, &key, sink));
+            exported_responses
+        },
+        disable_execute_api_endpoint: raw.disable_execute_api_endpoint.unwrap_or(exported_disable),
     }
 }
 

@@ -807,8 +807,8 @@ fn api_notes(def: &Definition) -> Vec<String> {
     }
     if get("x-amazon-apigateway-gateway-responses").is_some() {
         notes.push(
-            "gateway responses (x-amazon-apigateway-gateway-responses) are not customised: \
-             Portcullis answers with API Gateway's defaults"
+            "gateway responses (x-amazon-apigateway-gateway-responses) are served for the \
+             response types this gateway answers with; `[api.NAME.gateway_responses]` overrides"
                 .to_owned(),
         );
     }

@@ -4,6 +4,7 @@
 
 mod config_errors_name_the_key;
 mod definition_reloads_and_broken_keeps_serving;
+mod gateway_responses_and_default_endpoint_come_from_the_export;
 mod import_reports_each_route;
 mod large_definition_loads_quickly;
 mod serves_an_imported_api;
