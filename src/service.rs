@@ -270,7 +270,9 @@ async fn forward(
         crate::config::Scheme::Http => Scheme::HTTP,
         crate::config::Scheme::Https => Scheme::HTTPS,
     };
+    let fixed_host = integration.host.as_ref();
     let build = |parts, body, target: &Authority, host: &HeaderValue| {
+        let host = fixed_host.unwrap_or(host);
         let mut uri = http::uri::Parts::default();
         uri.scheme = Some(scheme.clone());
         uri.authority = Some(target.clone());

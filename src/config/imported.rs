@@ -45,7 +45,24 @@ pub(super) fn compile_stage(
     // `{X}` in the uri is a path parameter of the route or a mapped `integration.request.path.X`.
     let mut names = params.to_vec();
     names.extend(up.path_mappings.iter().map(|(to, _)| to.clone()));
-    Integration::parse(&url, &names, is_pool).map_err(|e| (Field::Uri, e))
+    let mut integration = Integration::parse(&url, &names, is_pool).map_err(|e| (Field::Uri, e))?;
+    if pool.is_some() {
+        // Through a VPC link, API Gateway sends the uri's host as `Host`, not the NLB's.
+        let authority = uri_authority(&resolved.uri);
+        integration.host = Some(http::HeaderValue::from_str(authority).map_err(|_| {
+            (
+                Field::Uri,
+                format!("`{authority}` cannot be sent as a Host header"),
+            )
+        })?);
+    }
+    Ok(integration)
+}
+
+/// `host[:port]` of `scheme://host[:port]/path`.
+fn uri_authority(uri: &str) -> &str {
+    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest)
 }
 
 /// The export's `x-amazon-apigateway-gateway-responses`: status, static

@@ -149,6 +149,7 @@ impl Integration {
             query: None,
             url: "mock".into(),
             parameters: Vec::new(),
+            host: None,
         }
     }
 }
@@ -177,6 +178,9 @@ pub struct Integration {
     pub url: String,
     /// Request parameter mappings, stage variables resolved.
     pub parameters: Vec<super::ParamMapping>,
+    /// The `Host` sent upstream instead of the target's: a VPC link integration's `uri` host,
+    /// as API Gateway sends it.
+    pub host: Option<http::HeaderValue>,
 }
 
 const STAGE_VAR_PREFIX: &str = "${stageVariables.";
@@ -336,6 +340,7 @@ impl Integration {
             query,
             url: url.to_owned(),
             parameters: Vec::new(),
+            host: None,
         })
     }
 }

@@ -322,8 +322,9 @@ fn integration(
     }
     if let Connection::VpcLink(_) = connection {
         f.notes.push(format!(
-            "VPC link: the pool's targets are dialled; AWS sends the uri host `{}` as `Host` \
-             (and verifies it on https), Portcullis sends the target (not served yet)",
+            "VPC link: the pool's targets are dialled with `Host: {}` as AWS sends it; on https \
+             the name verified is the pool's `tls.server_name` (set it to the uri host, as AWS \
+             verifies it)",
             uri_host(uri)
         ));
     }
