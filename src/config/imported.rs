@@ -65,6 +65,44 @@ fn uri_authority(uri: &str) -> &str {
     rest.split(['/', '?']).next().unwrap_or(rest)
 }
 
+/// The prefix an export's base path gives its routes, as API Gateway's import `basepath` modes:
+/// `ignore` (the default) none, `prepend` the whole base path, `split` the base path without its
+/// first segment. The base path is Swagger 2.0's `basePath`, or OpenAPI 3.0's first server's
+/// `basePath` variable (its default) or URL path.
+fn base_path_prefix(root: &serde_json::Value, mode: Option<&str>) -> Result<String, String> {
+    let base = root
+        .get("basePath")
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
+        .or_else(|| {
+            let server = root.get("servers")?.get(0)?;
+            let var = server
+                .get("variables")
+                .and_then(|v| v.get("basePath"))
+                .and_then(|b| b.get("default"))
+                .and_then(serde_json::Value::as_str);
+            match var {
+                Some(v) => Some(v.to_owned()),
+                None => {
+                    let url = server.get("url")?.as_str()?;
+                    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+                    rest.find('/').map(|i| rest[i..].to_owned())
+                }
+            }
+        })
+        .unwrap_or_default();
+    let segments: Vec<&str> = base.split('/').filter(|s| !s.is_empty()).collect();
+    let keep = match mode {
+        None | Some("ignore") => &segments[..0],
+        Some("prepend") => &segments[..],
+        Some("split") => segments.get(1..).unwrap_or(&[]),
+        Some(other) => {
+            return Err(format!("`{other}` is not ignore, prepend or split"));
+        }
+    };
+    Ok(keep.iter().map(|s| format!("/{s}")).collect())
+}
+
 /// The export's `x-amazon-apigateway-gateway-responses`: status, static
 /// `gatewayresponse.header.X` = `'value'` headers and the `application/json` template. Types
 /// this gateway never answers with are warnings, not errors.
@@ -246,6 +284,13 @@ pub(super) fn import_api(
             return imported;
         }
     };
+    let prefix = match base_path_prefix(&def.root, raw.base_path_mode.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            sink.push(format!("api.{name}.base_path_mode"), e);
+            String::new()
+        }
+    };
     imported.gateway_responses = gateway_responses(&def.root, &key, sink, warnings);
     imported.disable_execute_api_endpoint = execute_api_disabled(&def.root);
     let stages: BTreeMap<String, BTreeMap<String, String>> = raw
@@ -329,7 +374,16 @@ pub(super) fn import_api(
                 for n in &r.notes {
                     warnings.push(format!("{shown}: api `{name}`: {}: {n}", r.name()));
                 }
-                let Ok(path) = PathTemplate::parse(&r.path) else {
+                let full = match (prefix.as_str(), r.path.as_str()) {
+                    ("", p) => p.to_owned(),
+                    (pre, "/") => pre.to_owned(),
+                    (pre, p) => format!("{pre}{p}"),
+                };
+                let Ok(path) = PathTemplate::parse(&full) else {
+                    sink.push(
+                        key.clone(),
+                        format!("{}: `{full}` is not a route path", r.name()),
+                    );
                     continue;
                 };
                 if let Some(m) = &r.mock {
@@ -512,5 +566,35 @@ impl ImportSetup {
             Connection::VpcLink(id) => Some(self.vpc_links.get(id)?.as_str()),
         };
         integration_template(up, pool, &|n| self.pools.contains(n))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::base_path_prefix;
+
+    #[test]
+    fn base_path_modes_follow_api_gateway() {
+        let swagger = serde_json::json!({ "basePath": "/v1/ledger" });
+        assert_eq!(base_path_prefix(&swagger, None).unwrap(), "");
+        assert_eq!(
+            base_path_prefix(&swagger, Some("prepend")).unwrap(),
+            "/v1/ledger"
+        );
+        assert_eq!(
+            base_path_prefix(&swagger, Some("split")).unwrap(),
+            "/ledger"
+        );
+        let oas = serde_json::json!({ "servers": [{ "url": "https://h/{basePath}",
+            "variables": { "basePath": { "default": "prod" } } }] });
+        assert_eq!(base_path_prefix(&oas, Some("prepend")).unwrap(), "/prod");
+        assert_eq!(base_path_prefix(&oas, Some("split")).unwrap(), "");
+        let url = serde_json::json!({ "servers": [{ "url": "https://h/api/v2" }] });
+        assert_eq!(base_path_prefix(&url, Some("prepend")).unwrap(), "/api/v2");
+        assert!(
+            base_path_prefix(&url, Some("sideways"))
+                .unwrap_err()
+                .contains("sideways")
+        );
     }
 }

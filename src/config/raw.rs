@@ -158,6 +158,8 @@ pub(crate) struct RawApi {
     /// would make.
     #[serde(default)]
     pub open_routes: Vec<String>,
+    /// What the export's base path does to its routes: `ignore` (default), `prepend`, `split`.
+    pub base_path_mode: Option<String>,
     /// API Gateway's `disableExecuteApiEndpoint`: the default endpoint refuses this API.
     pub disable_execute_api_endpoint: Option<bool>,
     /// `[api.NAME.gateway_responses.TYPE]`: API Gateway's customised gateway responses.

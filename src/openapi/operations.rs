@@ -827,8 +827,8 @@ fn api_notes(def: &Definition) -> Vec<String> {
         if let Some(base) = get("basePath").and_then(Value::as_str) {
             if base != "/" {
                 notes.push(format!(
-                    "basePath `{base}` is ignored: map the API under a base path with \
-                     [[domain.mapping]] base_path"
+                    "basePath `{base}` is ignored unless the API's `base_path_mode` is prepend or \
+                     split (or map the API under a base path with [[domain.mapping]] base_path)"
                 ));
             }
         }

@@ -2,6 +2,7 @@
 //! `portcullis import` report, configuration errors, hot reload and load time. The definitions
 //! are in `fixtures/`, written for these tests (no AWS account needed).
 
+mod base_path_modes;
 mod config_errors_name_the_key;
 mod definition_reloads_and_broken_keeps_serving;
 mod gateway_responses_and_default_endpoint_come_from_the_export;
