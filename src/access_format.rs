@@ -94,18 +94,23 @@ impl AccessFormat {
     }
 }
 
-/// `t` in Common Log Format time, as `$context.requestTime`: `03/Dec/2026:08:13:05 +0000`.
-pub fn clf_time(t: std::time::SystemTime) -> String {
+/// The three-letter English month name API Gateway's time formats use.
+pub fn month_abbrev(m: time::Month) -> &'static str {
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
+    MONTHS[usize::from(u8::from(m)) - 1]
+}
+
+/// `t` in Common Log Format time, as `$context.requestTime`: `03/Dec/2026:08:13:05 +0000`.
+pub fn clf_time(t: std::time::SystemTime) -> String {
     let dt = time::OffsetDateTime::from(t);
     let mut s = String::with_capacity(26);
     let _ = write!(
         s,
         "{:02}/{}/{}:{:02}:{:02}:{:02} +0000",
         dt.day(),
-        MONTHS[usize::from(u8::from(dt.month())) - 1],
+        month_abbrev(dt.month()),
         dt.year(),
         dt.hour(),
         dt.minute(),

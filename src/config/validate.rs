@@ -606,35 +606,12 @@ fn gateway_responses(
         }
         let status = match r.status {
             None => None,
-            Some(s) => match http::StatusCode::from_u16(s)
-                .ok()
-                .filter(|_| (200..=599).contains(&s))
-            {
+            Some(s) => match response_status(s, &gkey, sink) {
                 Some(s) => Some(s),
-                None => {
-                    sink.push(
-                        format!("{gkey}.status"),
-                        "must be a status code from 200 to 599",
-                    );
-                    continue;
-                }
+                None => continue,
             },
         };
-        let mut headers = http::HeaderMap::new();
-        for (name, value) in r.headers.iter().flatten() {
-            match (
-                http::HeaderName::from_bytes(name.as_bytes()),
-                http::HeaderValue::from_str(value),
-            ) {
-                (Ok(n), Ok(v)) => {
-                    headers.append(n, v);
-                }
-                _ => sink.push(
-                    format!("{gkey}.headers.\"{name}\""),
-                    "not a valid header name and value",
-                ),
-            }
-        }
+        let (headers, _) = static_headers(r.headers.as_ref(), &gkey, sink);
         out.insert(
             kind.clone(),
             GatewayResponse {
@@ -696,26 +673,31 @@ fn default_endpoint(
     })
 }
 
-/// A `mock` route's static response; problems go to `sink`.
-fn mock_response(
-    m: &RawMock,
-    rkey: &str,
+/// The status of a response the configuration writes (a mock, a gateway response): 200 to
+/// 599, else an error under `{key}.status`.
+fn response_status(code: u16, key: &str, sink: &mut ErrorSink) -> Option<http::StatusCode> {
+    let status = Some(code)
+        .filter(|c| (200..=599).contains(c))
+        .and_then(|c| http::StatusCode::from_u16(c).ok());
+    if status.is_none() {
+        sink.push(
+            format!("{key}.status"),
+            "must be a status code from 200 to 599",
+        );
+    }
+    status
+}
+
+/// Static headers the configuration writes, each bad one an error under
+/// `{key}.headers."NAME"`; the flag says whether all were good.
+fn static_headers(
+    written: Option<&BTreeMap<String, String>>,
+    key: &str,
     sink: &mut ErrorSink,
-) -> Option<std::sync::Arc<MockResponse>> {
-    let mut ok = true;
-    let status = Some(m.status.unwrap_or(200))
-        .filter(|s| (200..=599).contains(s))
-        .and_then(|s| http::StatusCode::from_u16(s).ok())
-        .unwrap_or_else(|| {
-            sink.push(
-                format!("{rkey}.mock.status"),
-                "must be a status code from 200 to 599",
-            );
-            ok = false;
-            http::StatusCode::OK
-        });
+) -> (http::HeaderMap, bool) {
     let mut headers = http::HeaderMap::new();
-    for (name, value) in m.headers.iter().flatten() {
+    let mut ok = true;
+    for (name, value) in written.into_iter().flatten() {
         match (
             http::HeaderName::from_bytes(name.as_bytes()),
             http::HeaderValue::from_str(value),
@@ -725,13 +707,30 @@ fn mock_response(
             }
             _ => {
                 sink.push(
-                    format!("{rkey}.mock.headers.\"{name}\""),
+                    format!("{key}.headers.\"{name}\""),
                     "not a valid header name and value",
                 );
                 ok = false;
             }
         }
     }
+    (headers, ok)
+}
+
+/// A `mock` route's static response; problems go to `sink`.
+fn mock_response(
+    m: &RawMock,
+    rkey: &str,
+    sink: &mut ErrorSink,
+) -> Option<std::sync::Arc<MockResponse>> {
+    let mut ok = true;
+    let mkey = format!("{rkey}.mock");
+    let status = response_status(m.status.unwrap_or(200), &mkey, sink).unwrap_or_else(|| {
+        ok = false;
+        http::StatusCode::OK
+    });
+    let (headers, headers_ok) = static_headers(m.headers.as_ref(), &mkey, sink);
+    ok &= headers_ok;
     ok.then(|| {
         std::sync::Arc::new(MockResponse {
             status,

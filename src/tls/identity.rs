@@ -108,15 +108,12 @@ impl ClientIdentity {
 
 /// API Gateway's certificate validity format, such as `May 28 12:30:02 2019 GMT`.
 pub fn validity_text(unix: i64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
     let Ok(t) = time::OffsetDateTime::from_unix_timestamp(unix) else {
         return String::new();
     };
     format!(
         "{} {:>2} {:02}:{:02}:{:02} {} GMT",
-        MONTHS[usize::from(u8::from(t.month())) - 1],
+        crate::access_format::month_abbrev(t.month()),
         t.day(),
         t.hour(),
         t.minute(),
