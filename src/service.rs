@@ -370,7 +370,8 @@ fn refuse(e: RequestError, ex: &mut Exchange<'_>) -> Response<ResponseBody> {
     ex.log.error = Some(g.response_type());
     ex.log.error_message = Some(g.message());
     ex.log.side = Some(side);
-    let Some(target) = &ex.target else {
+    // Most APIs customise nothing: no template variables to gather then.
+    let Some(target) = ex.target.as_ref().filter(|t| !t.responses.is_empty()) else {
         return g.response();
     };
     let source_ip = ex.ctx.peer.ip().to_string();
