@@ -316,7 +316,10 @@ impl Drop for ResponseBody {
             return;
         };
         if let Kind::Upstream(s) = &self.kind {
-            if !s.done && self.cut.is_none() {
+            // hyper stops polling once the body says it has ended (its length is reached), so
+            // an ended body may never have yielded its final `None`.
+            let finished = s.done || s.body.is_end_stream();
+            if !finished && self.cut.is_none() {
                 self.cut = Some(if s.delivery.cut.load(Ordering::Relaxed) {
                     cut::CLIENT_STALLED
                 } else {

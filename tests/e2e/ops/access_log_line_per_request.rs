@@ -65,6 +65,9 @@ async fn each_request_logs_one_json_access_line() {
         "{line}"
     );
     assert!(line["latency_us"].as_u64().unwrap() >= line["upstream_latency_us"].as_u64().unwrap());
+    // A response sent whole is not reported as cut.
+    assert_eq!(line["aborted"], false, "{line}");
+    assert_eq!(line["cut"], "", "{line}");
 
     let refused = served
         .wait_event(|e| e["target"] == "access" && e["path"] == "/nope")
