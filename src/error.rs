@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::body::ResponseBody;
 use crate::config::GatewayResponse;
+use crate::openapi::AwsCheck;
 
 /// `x-amzn-errortype`: the error type header API Gateway sends with gateway responses.
 pub const X_AMZN_ERRORTYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
@@ -63,6 +64,9 @@ pub enum Refused {
     /// Not served here: an API that disables the default endpoint, an unknown API or stage.
     #[error("forbidden")]
     Forbidden,
+    /// An imported route AWS serves only after a check Portcullis cannot make.
+    #[error("route closed: AWS makes a {0:?} check first")]
+    Closed(crate::openapi::AwsCheck),
 }
 
 /// Why the gateway answered a request itself, by side.
@@ -102,6 +106,9 @@ impl RequestError {
                 Refused::BodyTimedOut => GatewayError::RequestTimeout,
                 Refused::BodyMalformed => GatewayError::BadRequest("Malformed request body"),
                 Refused::Forbidden => GatewayError::Forbidden,
+                Refused::Closed(AwsCheck::Authorizer) => GatewayError::Unauthorized,
+                Refused::Closed(AwsCheck::Iam) => GatewayError::MissingAuthenticationToken,
+                Refused::Closed(AwsCheck::ApiKey) => GatewayError::InvalidApiKey,
             },
             RequestError::Upstream(e) => match e {
                 SendError::AllBusy(_) => GatewayError::Throttled,
@@ -142,6 +149,10 @@ pub enum GatewayError {
     Internal,
     /// Refused outright (API Gateway's `{"message":"Forbidden"}`).
     Forbidden,
+    /// No valid authorizer credential (API Gateway's `UNAUTHORIZED`).
+    Unauthorized,
+    /// No valid API key (API Gateway's `INVALID_API_KEY`).
+    InvalidApiKey,
 }
 
 impl GatewayError {
@@ -160,7 +171,8 @@ impl GatewayError {
             }
             GatewayError::Throttled => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            GatewayError::Forbidden => StatusCode::FORBIDDEN,
+            GatewayError::Forbidden | GatewayError::InvalidApiKey => StatusCode::FORBIDDEN,
+            GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
         }
     }
 
@@ -178,7 +190,8 @@ impl GatewayError {
             GatewayError::IntegrationTimeout => "Endpoint request timed out",
             GatewayError::Throttled => "Too Many Requests",
             GatewayError::Internal => "Internal server error",
-            GatewayError::Forbidden => "Forbidden",
+            GatewayError::Forbidden | GatewayError::InvalidApiKey => "Forbidden",
+            GatewayError::Unauthorized => "Unauthorized",
         }
     }
 
@@ -197,6 +210,8 @@ impl GatewayError {
             GatewayError::Throttled => "THROTTLED",
             GatewayError::Internal => "DEFAULT_5XX",
             GatewayError::Forbidden => "ACCESS_DENIED",
+            GatewayError::Unauthorized => "UNAUTHORIZED",
+            GatewayError::InvalidApiKey => "INVALID_API_KEY",
         }
     }
 
@@ -214,7 +229,8 @@ impl GatewayError {
             | GatewayError::BadGateway(_)
             | GatewayError::Internal => "InternalServerErrorException",
             GatewayError::Throttled => "TooManyRequestsException",
-            GatewayError::Forbidden => "ForbiddenException",
+            GatewayError::Forbidden | GatewayError::InvalidApiKey => "ForbiddenException",
+            GatewayError::Unauthorized => "UnauthorizedException",
         }
     }
 

@@ -21,6 +21,7 @@ pub struct ApiRouter {
     names: Vec<Arc<str>>,
     timeouts: Vec<std::time::Duration>,
     upstream_methods: Vec<Option<Method>>,
+    closed: Vec<Option<crate::openapi::AwsCheck>>,
 }
 
 #[derive(Debug, Default)]
@@ -102,6 +103,7 @@ impl ApiRouter {
                 .iter()
                 .map(|r| r.upstream_method.clone())
                 .collect(),
+            closed: api.routes.iter().map(|r| r.closed).collect(),
         }
     }
 
@@ -121,6 +123,11 @@ impl ApiRouter {
     /// The method sent upstream for the route at `index`, when it is not the client's.
     pub fn upstream_method(&self, index: usize) -> Option<&Method> {
         self.upstream_methods[index].as_ref()
+    }
+
+    /// The AWS check that keeps the route at `index` closed, if any.
+    pub fn closed(&self, index: usize) -> Option<crate::openapi::AwsCheck> {
+        self.closed[index]
     }
 
     /// Integration timeout of the route at `index`.

@@ -242,13 +242,12 @@ async fn forward(
 ) -> Result<Answer, RequestError> {
     let integration = &routed.target.integrations[routed.index];
     let snapshot = ex.snapshot.clone();
-    let dest =
-        snapshot
-            .upstreams
-            .destination(&integration.target)
-            .ok_or(RequestError::Internal(
-                "the route names a pool that is not built",
-            ))?;
+    let dest = snapshot
+        .upstreams
+        .destination(integration)
+        .ok_or(RequestError::Internal(
+            "the route names a pool that is not built",
+        ))?;
     let limits = &snapshot.config.limits;
     let (mut parts, body) = req.into_parts();
     if let Some(m) = &routed.upstream_method {

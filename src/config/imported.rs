@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::openapi::report::integration_template;
 use crate::openapi::{
-    self, Connection, Context, Feature, Field, Import, ImportedRoute, Outcome, UpstreamSpec,
+    self, Connection, Context, Field, Import, ImportedRoute, Outcome, UpstreamSpec,
 };
 
 use super::raw::{RawApi, RawConfig};
@@ -336,26 +336,11 @@ pub(super) fn import_api(
     }
     for (hidden, served) in openapi::classify::shadowed(&import.routes) {
         let (h, s) = (&import.routes[hidden], &import.routes[served]);
-        if let Outcome::Unsupported(Feature::Authorization { check }) = &h.outcome {
-            sink.push(
-                key.clone(),
-                format!(
-                    "{shown}#{}: `{}` needs the {check} check on AWS and is not served, but `{}` \
-                     would answer its requests without it; list `{}` in `open_routes` to serve it \
-                     open, or remove it from the definition",
-                    h.pointer,
-                    h.name(),
-                    s.name(),
-                    h.name()
-                ),
-            );
-        } else {
-            warnings.push(format!(
-                "{shown}: api `{name}`: `{}` is not served; `{}` answers its requests instead",
-                h.name(),
-                s.name()
-            ));
-        }
+        warnings.push(format!(
+            "{shown}: api `{name}`: `{}` is not served; `{}` answers its requests instead",
+            h.name(),
+            s.name()
+        ));
     }
     let mut index = 0;
     for r in &import.routes {
@@ -400,6 +385,7 @@ pub(super) fn import_api(
                                         upstream_method: None,
                                         parameters: Vec::new(),
                                         mock: Some(mock.clone()),
+                                        closed: r.closed,
                                     },
                                     None,
                                 ));
@@ -436,6 +422,7 @@ pub(super) fn import_api(
                             upstream_method: up.method.clone(),
                             parameters: parameters.clone(),
                             mock: None,
+                            closed: r.closed,
                         },
                         Some(up.clone()),
                     ));

@@ -258,7 +258,7 @@ pub struct Api {
 
 /// API Gateway response types a `[api.NAME.gateway_responses.TYPE]` table may name: those the
 /// gateway answers with, and the two fallbacks.
-pub const GATEWAY_RESPONSE_TYPES: [&str; 11] = [
+pub const GATEWAY_RESPONSE_TYPES: [&str; 13] = [
     "DEFAULT_4XX",
     "ACCESS_DENIED",
     "DEFAULT_5XX",
@@ -270,6 +270,8 @@ pub const GATEWAY_RESPONSE_TYPES: [&str; 11] = [
     "INTEGRATION_FAILURE",
     "INTEGRATION_TIMEOUT",
     "THROTTLED",
+    "UNAUTHORIZED",
+    "INVALID_API_KEY",
 ];
 
 /// The default `execute-api` endpoint: TLS without a client certificate, every API at
@@ -323,6 +325,8 @@ pub struct Route {
     pub parameters: Vec<ParamMapping>,
     /// The static response of a `mock` route (then `integration` is empty).
     pub mock: Option<std::sync::Arc<MockResponse>>,
+    /// The check AWS makes first that keeps this imported route closed, if any.
+    pub closed: Option<crate::openapi::AwsCheck>,
 }
 
 /// The method a route answers.

@@ -203,6 +203,10 @@ pub(crate) struct RawRoute {
     pub request_parameters: Option<BTreeMap<String, String>>,
     /// A static response instead of an integration (API Gateway's `mock`).
     pub mock: Option<RawMock>,
+    /// `"authorizer"`, `"iam"` or `"api_key"`: the route is served closed, answering as API
+    /// Gateway answers a request without that check's credential (what `import` emits for a
+    /// route AWS guards).
+    pub closed: Option<String>,
 }
 
 /// A route's static response, as written.

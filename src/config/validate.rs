@@ -568,6 +568,11 @@ fn toml_routes(key: &str, raw: &RawApi, sink: &mut ErrorSink) -> Vec<Route> {
                         })
                         .ok(),
                 });
+        let closed = r.closed.as_deref().and_then(|c| {
+            crate::openapi::AwsCheck::parse(c)
+                .map_err(|e| sink.push(format!("{rkey}.closed"), e))
+                .ok()
+        });
         if let (Some(method), Some(path)) = (method, path) {
             let parameters = request_parameters(r, &rkey, &path.params, sink);
             routes.push(Route {
@@ -579,6 +584,7 @@ fn toml_routes(key: &str, raw: &RawApi, sink: &mut ErrorSink) -> Vec<Route> {
                 upstream_method,
                 parameters,
                 mock,
+                closed,
             });
         }
     }

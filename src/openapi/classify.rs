@@ -49,11 +49,6 @@ pub enum Feature {
         /// The upstream method.
         upstream: String,
     },
-    /// An authorizer, API key or IAM check AWS makes before the integration.
-    Authorization {
-        /// Which check, e.g. "Lambda authorizer `tokenAuth` (token)".
-        check: String,
-    },
     /// The TRACE method, which API Gateway does not have.
     TraceMethod,
 }
@@ -65,8 +60,6 @@ impl Feature {
         match self {
             // Served through the route's parameter mappings and upstream method.
             Feature::RequestParameter { .. } | Feature::UpstreamMethod { .. } => true,
-            // Not served: routes AWS guards with an authorizer or API key (unless opened).
-            Feature::Authorization { .. } => false,
             // Not served by design: AWS services, request/response transformation.
             Feature::LambdaProxy { .. }
             | Feature::AwsService { .. }
@@ -89,7 +82,6 @@ impl Feature {
             Feature::RequestParameter { .. } => "requestParameters",
             Feature::UnmappedUriParameter { .. } => "unmapped uri parameter",
             Feature::UpstreamMethod { .. } => "upstream method",
-            Feature::Authorization { .. } => "authorization",
             Feature::TraceMethod => "TRACE method",
         }
     }
@@ -127,11 +119,6 @@ impl Feature {
             ),
             Feature::UpstreamMethod { route, upstream } => format!(
                 "the upstream method {upstream} differs from the route's {route}; not served yet"
-            ),
-            Feature::Authorization { check } => format!(
-                "AWS serves it only after the {check} check; not served yet (requests get 403 \
-                 Missing Authentication Token, not AWS's response); to serve it without the \
-                 check, list it in the API's `open_routes`"
             ),
             Feature::TraceMethod => "API Gateway has no TRACE method".to_owned(),
         }
@@ -226,6 +213,7 @@ mod tests {
             upstream: None,
             mock: None,
             authorization: None,
+            closed: None,
             outcome,
             notes: vec![],
             resolved: vec![],
@@ -234,12 +222,7 @@ mod tests {
 
     #[test]
     fn nothing_is_served_that_the_serving_side_cannot_do_yet() {
-        for f in [
-            Feature::PassthroughNever,
-            Feature::Authorization {
-                check: "API key".into(),
-            },
-        ] {
+        for f in [Feature::PassthroughNever, Feature::TraceMethod] {
             assert!(!f.served(), "{f:?}");
             assert!(decide(vec![], vec![f.clone()]) == Outcome::Unsupported(f));
         }

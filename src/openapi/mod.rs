@@ -107,6 +107,47 @@ pub struct MockSpec {
     pub headers: Vec<(String, String)>,
 }
 
+/// A check AWS makes before a route's integration that Portcullis cannot make (it has no Lambda,
+/// Cognito or IAM): the route is served closed, answering as AWS answers a request that fails it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AwsCheck {
+    /// A Lambda or Cognito authorizer: 401 `Unauthorized` (`UNAUTHORIZED`).
+    Authorizer,
+    /// IAM (SigV4): 403 `Missing Authentication Token` (`MISSING_AUTHENTICATION_TOKEN`).
+    Iam,
+    /// An API key: 403 `Forbidden` (`INVALID_API_KEY`).
+    ApiKey,
+}
+
+impl AwsCheck {
+    /// The name the configuration's `closed` key takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AwsCheck::Authorizer => "authorizer",
+            AwsCheck::Iam => "iam",
+            AwsCheck::ApiKey => "api_key",
+        }
+    }
+
+    /// The check a configuration's `closed` value names.
+    pub fn parse(s: &str) -> Result<AwsCheck, String> {
+        [AwsCheck::Authorizer, AwsCheck::Iam, AwsCheck::ApiKey]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| format!("`{s}` is not one of \"authorizer\", \"iam\", \"api_key\""))
+    }
+
+    /// What a request gets, as AWS answers one without the credential.
+    pub fn answer(self) -> &'static str {
+        match self {
+            AwsCheck::Authorizer => "401 Unauthorized",
+            AwsCheck::Iam => "403 Missing Authentication Token",
+            AwsCheck::ApiKey => "403 Forbidden",
+        }
+    }
+}
+
 /// What becomes of a route.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -146,6 +187,9 @@ pub struct ImportedRoute {
     pub mock: Option<MockSpec>,
     /// What AWS would check first (authorizer, API key, IAM), when anything.
     pub authorization: Option<String>,
+    /// The check that keeps the route closed: AWS makes it, Portcullis cannot, and the
+    /// configuration does not open the route. The first check AWS makes decides the answer.
+    pub closed: Option<AwsCheck>,
     /// Servable, unsupported or error.
     pub outcome: Outcome,
     /// Differences from AWS worth knowing about a servable route.

@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use super::classify::{Feature, decide};
 use super::document::{Definition, Spec, kind_of, pointer_token};
 use super::{
-    Connection, Context, DEFAULT_TIMEOUT_MS, Field, Import, ImportedRoute, MIN_TIMEOUT_MS, Outcome,
-    Problem, UpstreamSpec,
+    AwsCheck, Connection, Context, DEFAULT_TIMEOUT_MS, Field, Import, ImportedRoute,
+    MIN_TIMEOUT_MS, Outcome, Problem, UpstreamSpec,
 };
 
 /// What `ANY` stands for in API Gateway.
@@ -133,7 +133,7 @@ pub fn analyse(def: &Definition, ctx: &Context<'_>) -> Import {
 struct ApiWide<'a> {
     security: Option<&'a Value>,
     default_validator: Option<&'a str>,
-    schemes: &'a BTreeMap<String, String>,
+    schemes: &'a BTreeMap<String, (String, AwsCheck)>,
     validators: &'a Map<String, Value>,
     open_routes: &'a [String],
 }
@@ -173,6 +173,7 @@ fn operation(
         upstream: None,
         mock: None,
         authorization: None,
+        closed: None,
         outcome: Outcome::Servable,
         notes: Vec::new(),
         resolved: Vec::new(),
@@ -187,7 +188,10 @@ fn operation(
                 f.features.push(Feature::TraceMethod);
             }
             route.upstream = integration(&route, op, &pointer, &mut f);
-            route.authorization = authorization(&route, op, &pointer, api, &mut f);
+            if let Some((check, closed)) = authorization(&route, op, &pointer, api, &mut f) {
+                route.authorization = Some(check);
+                route.closed = closed;
+            }
             validator(op, &pointer, api, &mut f);
         }
     }
@@ -323,8 +327,9 @@ fn integration(
     if let Connection::VpcLink(_) = connection {
         f.notes.push(format!(
             "VPC link: the pool's targets are dialled with `Host: {}` as AWS sends it; on https \
-             the name verified is the pool's `tls.server_name` (set it to the uri host, as AWS \
-             verifies it)",
+             the name verified is `{}`, as AWS verifies it, unless the pool sets \
+             `tls.server_name`",
+            uri_host(uri),
             uri_host(uri)
         ));
     }
@@ -648,8 +653,8 @@ fn mock(integ: &Map<String, Value>, at: &str, f: &mut Findings) -> super::MockSp
     super::MockSpec { status, headers }
 }
 
-/// Security scheme names with a description of the check AWS makes.
-fn security_schemes(def: &Definition) -> BTreeMap<String, String> {
+/// Security scheme names with a description of the check AWS makes, and its kind.
+fn security_schemes(def: &Definition) -> BTreeMap<String, (String, AwsCheck)> {
     let schemes = match def.spec {
         Spec::OpenApi30 => def.root.pointer("/components/securitySchemes"),
         Spec::Swagger20 => def.root.pointer("/securityDefinitions"),
@@ -667,11 +672,14 @@ fn security_schemes(def: &Definition) -> BTreeMap<String, String> {
             .unwrap_or_default()
             .to_ascii_lowercase();
         let what = if authtype.eq_ignore_ascii_case("awsSigv4") {
-            format!("IAM (SigV4) `{name}`")
+            (format!("IAM (SigV4) `{name}`"), AwsCheck::Iam)
         } else if kind == "cognito_user_pools"
             || authtype.eq_ignore_ascii_case("cognito_user_pools")
         {
-            format!("Cognito user pool authorizer `{name}`")
+            (
+                format!("Cognito user pool authorizer `{name}`"),
+                AwsCheck::Authorizer,
+            )
         } else if authorizer.is_some() {
             let function = authorizer
                 .and_then(|a| a.get("authorizerUri"))
@@ -679,29 +687,31 @@ fn security_schemes(def: &Definition) -> BTreeMap<String, String> {
                 .map(lambda_function)
                 .map(|f| format!(", Lambda `{f}`"))
                 .unwrap_or_default();
-            format!(
+            let what = format!(
                 "Lambda authorizer `{name}` ({}{function})",
                 if kind.is_empty() { "token" } else { &kind }
-            )
+            );
+            (what, AwsCheck::Authorizer)
         } else if s.get("type").and_then(Value::as_str) == Some("apiKey") {
             let header = s.get("name").and_then(Value::as_str).unwrap_or("x-api-key");
-            format!("API key (`{header}`)")
+            (format!("API key (`{header}`)"), AwsCheck::ApiKey)
         } else {
-            format!("security scheme `{name}`")
+            (format!("security scheme `{name}`"), AwsCheck::Authorizer)
         };
         out.insert(name.clone(), what);
     }
     out
 }
 
-/// The check AWS makes before the integration, if any; an unopened one keeps the route closed.
+/// The check AWS makes before the integration, if any, and whether it keeps the route closed
+/// (it does unless the configuration opens the route).
 fn authorization(
     route: &ImportedRoute,
     op: &Map<String, Value>,
     pointer: &str,
     api: &ApiWide<'_>,
     f: &mut Findings,
-) -> Option<String> {
+) -> Option<(String, Option<AwsCheck>)> {
     let (security, at) = match op.get("security") {
         Some(s) => (s, format!("{pointer}/security")),
         None => (api.security?, "/security".to_owned()),
@@ -722,10 +732,15 @@ fn authorization(
         return None;
     }
     let mut checks = Vec::new();
+    let mut first: Option<AwsCheck> = None;
     for (i, alt) in alternatives.iter().enumerate() {
         for name in alt.as_object().into_iter().flatten().map(|(k, _)| k) {
             match api.schemes.get(name) {
-                Some(what) => checks.push(what.clone()),
+                Some((what, kind)) => {
+                    checks.push(what.clone());
+                    // AWS runs the authorizer (or IAM) before the API key check.
+                    first = Some(first.map_or(*kind, |f| f.min(*kind)));
+                }
                 None => f.problem(
                     format!("{at}/{i}/{}", pointer_token(name)),
                     format!("security scheme `{name}` is not defined"),
@@ -741,12 +756,17 @@ fn authorization(
         f.notes.push(format!(
             "opened in the configuration: served without the {check} check AWS makes"
         ));
-    } else {
-        f.features.push(Feature::Authorization {
-            check: check.clone(),
-        });
+        return Some((check, None));
     }
-    Some(check)
+    let closed = first.unwrap_or(AwsCheck::Authorizer);
+    f.notes.push(format!(
+        "served closed: AWS serves it only after the {check} check, which Portcullis cannot \
+         make, so every request gets {} as from AWS without the credential; to serve it without \
+         the check, list `{}` in the API's `open_routes`",
+        closed.answer(),
+        route.name()
+    ));
+    Some((check, Some(closed)))
 }
 
 /// The request validator AWS would apply: reported, not applied.
@@ -994,12 +1014,16 @@ mod tests {
             i.routes[0].authorization.as_deref(),
             Some("API key (`x-api-key`)")
         );
-        assert!(matches!(
-            i.routes[0].outcome,
-            Outcome::Unsupported(Feature::Authorization { .. })
-        ));
+        assert_eq!(i.routes[0].outcome, Outcome::Servable);
+        assert_eq!(i.routes[0].closed, Some(AwsCheck::ApiKey));
+        assert!(
+            i.routes[0].notes[0].contains("served closed"),
+            "{:?}",
+            i.routes[0].notes
+        );
         let i = import(&text, &["GET /items/{id}".to_owned()]);
         assert_eq!(i.routes[0].outcome, Outcome::Servable);
+        assert_eq!(i.routes[0].closed, None);
         assert!(i.routes[0].notes[0].contains("opened"));
     }
 

@@ -68,6 +68,9 @@ pub fn to_text(import: &Import, file: &str, stage: Option<&str>) -> String {
         match &r.outcome {
             Outcome::Servable => {
                 let _ = writeln!(out, "servable     {}{}", r.name(), methods_label(r));
+                if let Some(c) = r.closed {
+                    let _ = writeln!(out, "  closed     {}", c.answer());
+                }
                 if let Some(m) = &r.mock {
                     let headers: Vec<String> =
                         m.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
@@ -154,6 +157,7 @@ pub fn to_json(import: &Import, file: &str, stage: Option<&str>) -> serde_json::
                 "status": r.outcome.label(),
                 "notes": r.notes,
                 "authorization": r.authorization,
+                "closed": r.closed,
             });
             if let Some(up) = &r.upstream {
                 v["upstream"] = json!({
@@ -245,6 +249,9 @@ pub fn to_toml(
                         headers.join(", ")
                     );
                 }
+                if let Some(c) = r.closed {
+                    let _ = writeln!(out, "closed = {}", toml_string(c.as_str()));
+                }
             }
             continue;
         }
@@ -270,6 +277,9 @@ pub fn to_toml(
             }
             if let Some(m) = &up.method {
                 let _ = writeln!(out, "upstream_method = {}", toml_string(m.as_str()));
+            }
+            if let Some(c) = r.closed {
+                let _ = writeln!(out, "closed = {}", toml_string(c.as_str()));
             }
             if !up.parameters.is_empty() {
                 let pairs: Vec<String> = up

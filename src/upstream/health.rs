@@ -55,7 +55,12 @@ async fn probe(pool: &Arc<Pool>, target: &Target, hc: &HealthCheck) -> bool {
                 else {
                     return false;
                 };
-                match pool.client.request(req).await {
+                // A pool reached only through one VPC link name verifies that name here too.
+                let client = match pool.named.values().next() {
+                    Some(named) if pool.named.len() == 1 => named,
+                    _ => &pool.client,
+                };
+                match client.request(req).await {
                     Ok(resp) => resp.status().is_success() || resp.status().is_redirection(),
                     Err(_) => false,
                 }

@@ -17,7 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::body::RequestBody;
-use crate::config::{Config, ErrorSink, IntegrationTarget, Scheme, Upstream};
+use crate::config::{Config, ErrorSink, Integration, IntegrationTarget, Scheme, Upstream};
 use crate::tls::client::{SystemRoots, client_config, connector, direct_config};
 
 pub use pool::{
@@ -54,10 +54,20 @@ impl Upstreams {
         self.pools.iter()
     }
 
-    /// Where an integration's requests go.
-    pub fn destination<'a>(&'a self, target: &'a IntegrationTarget) -> Option<Destination<'a>> {
-        match target {
-            IntegrationTarget::Pool(name) => self.pools.get(name).map(Destination::Pool),
+    /// Where an integration's requests go: a VPC link integration's pool is reached over the
+    /// client that verifies the integration's `uri` host.
+    pub fn destination<'a>(&'a self, integration: &'a Integration) -> Option<Destination<'a>> {
+        match &integration.target {
+            IntegrationTarget::Pool(name) => {
+                let pool = self.pools.get(name)?;
+                let client = integration
+                    .host
+                    .as_ref()
+                    .and_then(|h| h.to_str().ok())
+                    .and_then(|h| pool.named.get(tls_name(h)))
+                    .unwrap_or(&pool.client);
+                Some(Destination::Pool(pool, client))
+            }
             IntegrationTarget::Direct(a) => Some(Destination::Direct(&self.direct, a)),
             IntegrationTarget::Mock(_) => None,
         }
@@ -67,23 +77,28 @@ impl Upstreams {
     /// earlier snapshots; unreadable TLS files go to `sink`. Health checks start when
     /// [`Upstreams::start_health_checks`] is called and stop when the pool is dropped.
     pub fn build(config: &Config, runtime: Arc<PoolRuntime>, sink: &mut ErrorSink) -> Upstreams {
-        let https_pools: std::collections::BTreeSet<&str> = config
+        // Pools reached over https, with the names VPC link integrations verify on them.
+        let mut https_pools: HashMap<&str, std::collections::BTreeSet<&str>> = HashMap::new();
+        for i in config
             .apis
             .values()
             .flat_map(|a| a.stages.values())
             .flat_map(|s| s.integrations.iter())
             .filter(|i| i.scheme == Scheme::Https)
-            .filter_map(|i| match &i.target {
-                IntegrationTarget::Pool(p) => Some(p.as_str()),
-                IntegrationTarget::Direct(_) | IntegrationTarget::Mock(_) => None,
-            })
-            .collect();
+        {
+            if let IntegrationTarget::Pool(p) = &i.target {
+                let names = https_pools.entry(p.as_str()).or_default();
+                if let Some(h) = i.host.as_ref().and_then(|h| h.to_str().ok()) {
+                    names.insert(tls_name(h));
+                }
+            }
+        }
         let system = SystemRoots::new();
         let max_head = config.limits.max_response_header_bytes;
         let mut pools = HashMap::new();
         for (name, up) in &config.upstreams {
-            let https = https_pools.contains(name.as_str());
-            match build_pool(name, up, https, &runtime, &system, max_head) {
+            let names = https_pools.get(name.as_str());
+            match build_pool(name, up, names, &runtime, &system, max_head) {
                 Ok(pool) => {
                     pools.insert(name.clone(), Arc::new(pool));
                 }
@@ -115,10 +130,18 @@ impl Upstreams {
     }
 }
 
+/// The name a `host[:port]` authority is verified as: the host, without port or brackets.
+fn tls_name(authority: &str) -> &str {
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6),
+        None => authority.split(':').next().unwrap_or(authority),
+    }
+}
+
 fn build_pool(
     name: &str,
     up: &Upstream,
-    https: bool,
+    https_names: Option<&std::collections::BTreeSet<&str>>,
     runtime: &PoolRuntime,
     system: &SystemRoots,
     max_head: usize,
@@ -146,10 +169,30 @@ fn build_pool(
         balancing: up.load_balancing,
         max_in_flight: up.max_connections,
         retries: up.retries,
-        client: client(tls, up.tls_server_name.clone(), up.idle_timeout, max_head),
+        client: client(
+            tls.clone(),
+            up.tls_server_name.clone(),
+            up.idle_timeout,
+            max_head,
+        ),
+        // The pool's `tls.server_name`, when set, is verified for every integration.
+        named: https_names
+            .filter(|_| up.tls_server_name.is_none())
+            .into_iter()
+            .flatten()
+            .map(|n| {
+                let c = client(
+                    tls.clone(),
+                    Some((*n).to_owned()),
+                    up.idle_timeout,
+                    max_head,
+                );
+                ((*n).to_owned(), c)
+            })
+            .collect(),
         tls: shared,
         server_name: up.tls_server_name.clone(),
-        https,
+        https: https_names.is_some(),
     })
 }
 

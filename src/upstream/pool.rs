@@ -113,6 +113,9 @@ pub struct Pool {
     pub retries: u32,
     /// Client with this pool's TLS settings.
     pub client: HttpClient,
+    /// Clients verifying another name than the pool's, by that name: the `uri` hosts of the
+    /// VPC link integrations that reach this pool over https (as API Gateway verifies them).
+    pub named: std::collections::HashMap<String, HttpClient>,
     /// This pool's TLS client configuration (for `check --probe`).
     pub tls: Arc<ClientConfig>,
     /// Name verified in upstream certificates instead of the target host, if set.
@@ -258,6 +261,7 @@ mod tests {
             max_in_flight,
             retries: 1,
             client: super::super::client(tls.clone(), None, Duration::from_secs(1), 8192),
+            named: Default::default(),
             tls: Arc::new(tls),
             server_name: None,
             https: false,

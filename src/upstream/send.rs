@@ -20,8 +20,8 @@ use crate::body::RequestBody;
 /// Where a request goes: one of a pool's targets, or a host the integration names.
 #[derive(Debug, Clone, Copy)]
 pub enum Destination<'a> {
-    /// A pool: pick, retry, eject.
-    Pool(&'a Arc<Pool>),
+    /// A pool (pick, retry, eject), over the client that verifies the integration's name.
+    Pool(&'a Arc<Pool>, &'a HttpClient),
     /// A `host:port` named in the integration, over the shared direct client.
     Direct(&'a HttpClient, &'a Authority),
 }
@@ -111,13 +111,17 @@ pub async fn send(
                 target: authority.clone(),
             })
         }
-        Destination::Pool(pool) => pool.send(parts, body, deadline, timeout, build).await,
+        Destination::Pool(pool, client) => {
+            pool.send(client, parts, body, deadline, timeout, build)
+                .await
+        }
     }
 }
 
 impl Pool {
     async fn send(
         self: &Arc<Self>,
+        client: &HttpClient,
         parts: Parts,
         body: RequestBody,
         deadline: tokio::time::Instant,
@@ -139,7 +143,7 @@ impl Pool {
         loop {
             let t = lease.target();
             let req = build(attempt.0, attempt.1, &t.authority, &t.host);
-            match request(&self.client, req, &t.authority, deadline, timeout).await {
+            match request(client, req, &t.authority, deadline, timeout).await {
                 Ok(response) => {
                     self.answered(lease.index, response.status().as_u16());
                     let target = lease.target().authority.clone();

@@ -1,7 +1,7 @@
 //! A configuration with an API Gateway export is refused with the key (and the definition's
 //! JSON pointer) at fault: openapi and routes together, VPC links to missing pools or missing
 //! from `vpc_links`, stage variables against API Gateway's rules or undefined (with the closest
-//! name), broken definitions, and an authorizer route a broader route would serve open.
+//! name), broken definitions, and an opened route the definition does not guard.
 
 use std::path::Path;
 
@@ -150,17 +150,21 @@ components:
 ";
 
 #[tokio::test]
-async fn an_authorizer_route_a_broader_route_would_serve_is_refused_until_opened() {
+async fn an_authorizer_route_is_served_closed_never_by_a_broader_route_until_opened() {
     let pki = Pki::new("localhost");
     let up = Upstream::start_named("ledger").await;
     let definition = pki.write("shadow.yaml", HIDDEN_ADMIN);
+    // Closed: answered as AWS answers a request without an API key; `ANY /{proxy+}` does not
+    // catch it, and the upstream hears nothing.
     let closed = ledger_config(&pki, &definition, up.addr, up.addr, "");
-    has(
-        &errors(&closed),
-        "api.ledger.openapi",
-        "`GET /admin` needs the API key (`x-api-key`) check on AWS and is not served, but \
-         `ANY /{proxy+}` would answer its requests without it",
-    );
+    let gw = Gateway::start(&closed).await;
+    let got = get(&gw, &pki, "/admin").await;
+    assert_eq!(got.status, 403, "{got:?}");
+    assert_eq!(got.body, r#"{"message":"Forbidden"}"#);
+    assert_eq!(get(&gw, &pki, "/other").await.body, "ledger:/other");
+    assert_eq!(up.seen().len(), 1, "the closed route reached the upstream");
+    drop(gw);
+
     let e = errors(&ledger_config(
         &pki,
         &definition,

@@ -40,7 +40,11 @@ fn text_report_classifies_every_route_and_exits_1() {
         "  vpc link   ${stageVariables.vpcLinkId}",
         "servable     GET /health\n  mock       200",
         "unsupported  GET /reports: Lambda proxy integration: invokes Lambda function `ledger-reports`",
-        "unsupported  GET /admin: authorization: AWS serves it only after the API key (`x-api-key`) check",
+        "servable     GET /admin\n  closed     403 Forbidden",
+        "served closed: AWS serves it only after the API key (`x-api-key`) check",
+        "servable     GET /audit\n  closed     401 Unauthorized",
+        "Lambda authorizer `ledger_auth` (token, Lambda `ledger-auth`) check",
+        "servable     GET /signed\n  closed     403 Missing Authentication Token",
         "unsupported  GET /legacy: mapping templates",
         "servable     GET /renamed/{accountId}",
         "  mapping    integration.request.path.id <- method.request.path.accountId",
@@ -50,7 +54,7 @@ fn text_report_classifies_every_route_and_exits_1() {
     }
     assert_eq!(
         text.lines().last(),
-        Some("12 routes: 9 servable, 3 unsupported, 0 errors"),
+        Some("14 routes: 12 servable, 2 unsupported, 0 errors"),
         "{text}"
     );
     // Swagger 2.0 and JSON say the same, route for route.
@@ -162,7 +166,7 @@ fn json_report_parses_and_agrees_with_the_text() {
     assert_eq!(v["definition"], "Swagger 2.0 (JSON)");
     assert_eq!(
         v["summary"],
-        serde_json::json!({"routes": 12, "servable": 9, "unsupported": 3, "errors": 0})
+        serde_json::json!({"routes": 14, "servable": 12, "unsupported": 2, "errors": 0})
     );
     let routes = v["routes"].as_array().unwrap();
     let by = |name: &str| {
@@ -189,9 +193,11 @@ fn json_report_parses_and_agrees_with_the_text() {
         "${stageVariables.vpcLinkId}"
     );
     let admin = by("GET /admin");
-    assert_eq!(admin["status"], "unsupported");
-    assert_eq!(admin["feature"], "authorization");
+    assert_eq!(admin["status"], "servable");
+    assert_eq!(admin["closed"], "api_key");
     assert_eq!(admin["authorization"], "API key (`x-api-key`)");
+    assert_eq!(by("GET /audit")["closed"], "authorizer");
+    assert_eq!(by("GET /signed")["closed"], "iam");
 }
 
 #[test]
@@ -249,7 +255,7 @@ async fn emitted_toml_serves_the_same_routes() {
     assert_eq!(out.code, Some(1), "{out:#?}");
     assert_eq!(
         out.stderr,
-        "12 routes: 9 servable, 3 unsupported, 0 errors\n"
+        "14 routes: 12 servable, 2 unsupported, 0 errors\n"
     );
     let toml = &out.stdout;
     assert!(toml.contains("[[api.ledger.routes]]"), "{toml}");
@@ -283,6 +289,8 @@ async fn emitted_toml_serves_the_same_routes() {
         ("GET", "/direct?q=1"),
         ("GET", "/health"),
         ("GET", "/admin"),
+        ("GET", "/audit"),
+        ("GET", "/signed"),
     ] {
         let mut got = Vec::new();
         for gw in [&a, &b] {

@@ -9,6 +9,7 @@ mod gateway_responses_and_default_endpoint_come_from_the_export;
 mod import_reports_each_route;
 mod large_definition_loads_quickly;
 mod serves_an_imported_api;
+mod vpc_link_https_verifies_the_uri_host;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -96,11 +96,32 @@ async fn every_export_format_serves_the_same_routes() {
         let got = send(&gw, &pki, "TRACE", "/files/a").await;
         assert_eq!(got.status, 403, "{name}: ANY is not every method: {got:?}");
 
-        // Routes not served: Lambda, API key, templates.
-        for path in ["/reports", "/admin", "/legacy"] {
+        // Routes not served: Lambda, templates.
+        for path in ["/reports", "/legacy"] {
             let got = send(&gw, &pki, "GET", path).await;
             assert_eq!(got.status, 403, "{name}: {path}: {got:?}");
             assert_eq!(got.body, gateway_body("Missing Authentication Token"));
+        }
+        // Routes AWS serves only after a check Portcullis cannot make are served closed, with
+        // the answer AWS gives a request without the credential.
+        for (path, status, message, kind) in [
+            ("/audit", 401, "Unauthorized", "UnauthorizedException"),
+            (
+                "/signed",
+                403,
+                "Missing Authentication Token",
+                "MissingAuthenticationTokenException",
+            ),
+            ("/admin", 403, "Forbidden", "ForbiddenException"),
+        ] {
+            let got = send(&gw, &pki, "GET", path).await;
+            assert_eq!(got.status, status, "{name}: {path}: {got:?}");
+            assert_eq!(got.body, gateway_body(message), "{name}: {path}");
+            let errortype = got
+                .headers
+                .get("x-amzn-errortype")
+                .map(|v| v.to_str().unwrap());
+            assert_eq!(errortype, Some(kind), "{name}: {path}");
         }
         assert_eq!(
             ledger.seen().len(),
@@ -143,14 +164,14 @@ fn unserved_routes_are_warnings_at_load_never_silent() {
     let (snapshot, warnings) = portcullis::state::load(&config, 1).unwrap();
     let routes = &snapshot.config.apis["ledger"].routes;
     // GET, POST /accounts, GET /accounts/{id}, 6 of ANY /files, 7 of ANY /internal, GET /direct,
-    // GET /renamed/{accountId}, and the mocks GET /health and OPTIONS /files/{proxy+}.
-    assert_eq!(routes.len(), 20, "{routes:#?}");
+    // GET /renamed/{accountId}, the mocks GET /health and OPTIONS /files/{proxy+}, and the
+    // closed GET /admin, GET /audit and GET /signed.
+    assert_eq!(routes.len(), 23, "{routes:#?}");
     for (route, feature) in [
         (
             "GET /reports",
             "Lambda proxy integration: invokes Lambda function `ledger-reports`",
         ),
-        ("GET /admin", "authorization"),
         ("GET /legacy", "mapping templates"),
     ] {
         assert!(

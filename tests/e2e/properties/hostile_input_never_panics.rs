@@ -76,6 +76,7 @@ fn router() -> portcullis::routing::ApiRouter {
         upstream_method: None,
         parameters: Vec::new(),
         mock: None,
+        closed: None,
     })
     .collect();
     let api = Api {

@@ -162,3 +162,43 @@ async fn answer(
     };
     Ok(Response::new(Full::new(out)))
 }
+
+/// A TLS upstream on 127.0.0.1:0 whose certificate, from `ca`, names `name`; answers
+/// `tls-upstream:<path>`.
+pub async fn tls_upstream(ca: &super::Ca, name: &str) -> std::net::SocketAddr {
+    let leaf = super::issue(ca, super::Leaf::server(name));
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(leaf.chain_der.clone(), leaf.key())
+    .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let svc = service_fn(|req: http::Request<hyper::body::Incoming>| async move {
+                    let body = format!("tls-upstream:{}", req.uri().path());
+                    Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(Bytes::from(
+                        body,
+                    ))))
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
