@@ -77,13 +77,27 @@ pub enum RequestError {
     /// The gateway's own: a 500.
     #[error("internal: {0}")]
     Internal(&'static str),
+    /// The client's certificate may not call the route: a 403, naming the deciding rule.
+    #[error("access denied: {}", .0.reason)]
+    AccessDenied(Box<Denial>),
+}
+
+/// An authorization refusal: the deciding rule, in words, and whether an explicit deny made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The rule, such as `partners.deny[0]` or `partners.allow`.
+    pub rule: String,
+    /// Why, as the access log and `explain` say it.
+    pub reason: String,
+    /// An explicit deny rule matched (rather than no allow rule).
+    pub explicit: bool,
 }
 
 impl RequestError {
     /// Which side failed.
     pub fn side(&self) -> Side {
         match self {
-            RequestError::Downstream(_) => Side::Downstream,
+            RequestError::Downstream(_) | RequestError::AccessDenied(_) => Side::Downstream,
             RequestError::Upstream(_) => Side::Upstream,
             RequestError::Internal(_) => Side::Internal,
         }
@@ -110,6 +124,9 @@ impl RequestError {
                 SendError::Failed { .. } => GatewayError::IntegrationFailure,
             },
             RequestError::Internal(_) => GatewayError::Internal,
+            RequestError::AccessDenied(d) => GatewayError::AccessDenied {
+                explicit: d.explicit,
+            },
         }
     }
 }
@@ -142,6 +159,12 @@ pub enum GatewayError {
     Internal,
     /// Refused outright (API Gateway's `{"message":"Forbidden"}`).
     Forbidden,
+    /// The client's certificate may not call the route (API Gateway's `ACCESS_DENIED`, as an
+    /// authorizer's refusal answers).
+    AccessDenied {
+        /// An explicit deny rule matched.
+        explicit: bool,
+    },
 }
 
 impl GatewayError {
@@ -160,7 +183,7 @@ impl GatewayError {
             }
             GatewayError::Throttled => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            GatewayError::Forbidden => StatusCode::FORBIDDEN,
+            GatewayError::Forbidden | GatewayError::AccessDenied { .. } => StatusCode::FORBIDDEN,
         }
     }
 
@@ -179,6 +202,12 @@ impl GatewayError {
             GatewayError::Throttled => "Too Many Requests",
             GatewayError::Internal => "Internal server error",
             GatewayError::Forbidden => "Forbidden",
+            GatewayError::AccessDenied { explicit: true } => {
+                "User is not authorized to access this resource with an explicit deny"
+            }
+            GatewayError::AccessDenied { explicit: false } => {
+                "User is not authorized to access this resource"
+            }
         }
     }
 
@@ -196,7 +225,7 @@ impl GatewayError {
             GatewayError::IntegrationTimeout => "INTEGRATION_TIMEOUT",
             GatewayError::Throttled => "THROTTLED",
             GatewayError::Internal => "DEFAULT_5XX",
-            GatewayError::Forbidden => "ACCESS_DENIED",
+            GatewayError::Forbidden | GatewayError::AccessDenied { .. } => "ACCESS_DENIED",
         }
     }
 
@@ -215,6 +244,7 @@ impl GatewayError {
             | GatewayError::Internal => "InternalServerErrorException",
             GatewayError::Throttled => "TooManyRequestsException",
             GatewayError::Forbidden => "ForbiddenException",
+            GatewayError::AccessDenied { .. } => "AccessDeniedException",
         }
     }
 

@@ -21,7 +21,13 @@ pub(super) struct Accepted {
     pub(super) domain: Arc<DomainState>,
     /// The client's identity, derived once for every request on the connection.
     pub(super) identity: ClientIdentity,
+    /// The chain the client presented (leaf first), kept to judge it again when a reload
+    /// changes the domain's trust; `None` on the default endpoint, whose clients send none.
+    pub(super) chain: Option<Chain>,
 }
+
+/// A presented certificate chain, leaf first.
+pub(super) type Chain = Arc<[rustls_pki_types::CertificateDer<'static>]>;
 
 /// Run the handshake within the handshake timeout; `None` (logged and counted) on refusal.
 pub(super) async fn accept(
@@ -63,15 +69,23 @@ pub(super) async fn accept(
         })
         .inc();
     // The leaf itself is kept only when a route forwards it (clientCertPem): idle memory.
-    let identity = if snapshot.forwards_client_pem {
+    let mut identity = if snapshot.forwards_client_pem {
         identity
     } else {
         identity.without_der()
+    };
+    let chain: Option<Chain> = match (&domain.verifier, tls.get_ref().1.peer_certificates()) {
+        (Some(verifier), Some(certs)) => {
+            identity.issuer_sha256 = verifier.issuer_sha256(certs);
+            Some(certs.iter().map(|c| c.clone().into_owned()).collect())
+        }
+        _ => None,
     };
     Some(Accepted {
         tls: Box::new(tls),
         domain,
         identity,
+        chain,
     })
 }
 

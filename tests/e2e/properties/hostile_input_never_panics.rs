@@ -76,6 +76,7 @@ fn router() -> portcullis::routing::ApiRouter {
         upstream_method: None,
         parameters: Vec::new(),
         mock: None,
+        authorization: None,
     })
     .collect();
     let api = Api {
