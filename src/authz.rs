@@ -276,3 +276,95 @@ pub fn may_call_some_route(
         reasons.join("; ")
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn identity() -> ClientIdentity {
+        let mut params = rcgen::CertificateParams::default();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "reader");
+        params.serial_number = Some(rcgen::SerialNumber::from(0x1f3a_u64));
+        params.subject_alt_names = vec![rcgen::SanType::Rfc822Name(
+            "reader@Corp.Example".try_into().unwrap(),
+        )];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let der = params.self_signed(&key).unwrap().der().to_vec();
+        ClientIdentity::from_der(&der).unwrap()
+    }
+
+    fn set(allow: Option<Vec<Rule>>, deny: Vec<Rule>) -> RuleSet {
+        RuleSet {
+            name: "partners".into(),
+            allow,
+            deny,
+        }
+    }
+
+    fn cn(names: &[&str]) -> Rule {
+        Rule {
+            subject_cn: names.iter().map(|n| (*n).to_owned()).collect(),
+            ..Rule::default()
+        }
+    }
+
+    #[test]
+    fn deny_beats_allow_and_each_verdict_names_its_rule() {
+        let id = identity();
+        let caller = Caller::new(&id);
+        let serial = Rule {
+            serial: vec!["1f3a".into()],
+            ..Rule::default()
+        };
+        let s = set(Some(vec![cn(&["x"]), cn(&["reader"])]), vec![]);
+        let v = s.decide(&caller);
+        assert!(v.is_allowed());
+        assert_eq!(
+            v.reason(),
+            "partners.allow[1] matches the client (subject_cn)"
+        );
+        let s = set(Some(vec![cn(&["reader"])]), vec![serial]);
+        let v = s.decide(&caller);
+        assert!(!v.is_allowed());
+        assert_eq!(v.rule(), "partners.deny[0]");
+        assert_eq!(
+            v.reason(),
+            "partners.deny[0] matches the client (serial): an explicit deny"
+        );
+        let s = set(Some(vec![cn(&["x"])]), vec![]);
+        assert_eq!(s.decide(&caller).rule(), "partners.allow");
+        let s = set(None, vec![cn(&["x"])]);
+        let v = s.decide(&caller);
+        assert!(v.is_allowed());
+        assert_eq!(v.reason(), "no rule of partners.deny matches the client");
+    }
+
+    #[test]
+    fn fields_of_a_rule_must_all_match_and_email_domains_ignore_case() {
+        let id = identity();
+        let caller = Caller::new(&id);
+        let both = Rule {
+            subject_cn: vec!["reader".into()],
+            email_san: vec!["reader@corp.example".into()],
+            ..Rule::default()
+        };
+        assert!(both.matches(&caller));
+        let wrong_local = Rule {
+            email_san: vec!["READER@corp.example".into()],
+            ..both.clone()
+        };
+        assert!(!wrong_local.matches(&caller));
+    }
+
+    #[test]
+    fn a_client_without_a_certificate_matches_no_rule() {
+        let anonymous = ClientIdentity::anonymous();
+        let deny_everyone_named = Rule {
+            spki_sha256: vec![[0; 32]],
+            ..Rule::default()
+        };
+        assert!(!deny_everyone_named.matches(&Caller::new(&anonymous)));
+    }
+}

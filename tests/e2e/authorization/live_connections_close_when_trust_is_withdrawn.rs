@@ -171,3 +171,53 @@ async fn client_a_tightened_rule_refuses_is_closed_after_its_request_and_logged(
         .count();
     assert_eq!(closures, 1, "only the leaver is closed:\n{}", served.dump());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_connection_of_a_revoked_client_gets_goaway_after_its_stream() {
+    let pki = Pki::new("localhost");
+    let up = Upstream::start().await;
+    let mut leaf = Leaf::client("h2-soon-revoked");
+    leaf.serial = Some(SerialNumber::from(0x0bae_u64));
+    let revoked = issue(&pki.intermediate, leaf);
+    let crl = pki.write("issuing.crl.pem", &pki.intermediate.crl(&[]));
+    let gw = Gateway::start(
+        &Config::new(&pki, &[up.addr])
+            .crls(&[&crl])
+            .routes(PROXY_ROUTE)
+            .build(),
+    )
+    .await;
+    let connector = tls_client(&pki.root.pem, Some(&revoked), &[b"h2"]);
+    let tcp = tokio::net::TcpStream::connect(gw.addr()).await.unwrap();
+    let tls = connector
+        .connect("localhost".try_into().unwrap(), tcp)
+        .await
+        .unwrap();
+    let (mut h2, conn) = h2::client::handshake(tls).await.unwrap();
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get("https://localhost/hold/1")
+        .body(())
+        .unwrap();
+    let (resp, _) = h2.send_request(req, true).unwrap();
+    assert!(eventually(|| up.seen().iter().any(|s| s.path_and_query == "/hold/1")).await);
+    replace_file(
+        &crl,
+        pki.intermediate
+            .crl(&[SerialNumber::from(0x0bae_u64)])
+            .as_bytes(),
+    );
+    reload_and_count(&gw).await;
+    up.release();
+    let resp = tokio::time::timeout(STEP, resp)
+        .await
+        .expect("the stream in flight across the reload is answered")
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let ended = tokio::time::timeout(STEP, conn)
+        .await
+        .expect("the connection stayed open after GOAWAY");
+    assert!(
+        matches!(ended, Ok(Ok(()))),
+        "not a graceful GOAWAY: {ended:?}"
+    );
+}
