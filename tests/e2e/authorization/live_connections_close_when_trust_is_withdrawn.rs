@@ -72,32 +72,50 @@ async fn reload_and_count(gw: &Gateway) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn client_revoked_in_the_crl_is_closed_after_its_request() {
-    let pki = Pki::new("localhost");
-    let up = Upstream::start().await;
-    let mut leaf = Leaf::client("soon-revoked");
-    leaf.serial = Some(SerialNumber::from(0x0bad_u64));
-    let revoked = issue(&pki.intermediate, leaf);
-    let crl = pki.write("issuing.crl.pem", &pki.intermediate.crl(&[]));
-    let gw = Gateway::start(
-        &Config::new(&pki, &[up.addr])
+/// A gateway whose issuing CA has a CRL (empty for now), and a client the CRL can revoke.
+struct Revocable {
+    pki: Pki,
+    up: Upstream,
+    gw: Gateway,
+    client: Issued,
+    crl: std::path::PathBuf,
+}
+
+impl Revocable {
+    async fn start() -> Revocable {
+        let pki = Pki::new("localhost");
+        let up = Upstream::start().await;
+        let mut leaf = Leaf::client("soon-revoked");
+        leaf.serial = Some(SerialNumber::from(0x0bad_u64));
+        let client = issue(&pki.intermediate, leaf);
+        let crl = pki.write("issuing.crl.pem", &pki.intermediate.crl(&[]));
+        let config = Config::new(&pki, &[up.addr])
             .crls(&[&crl])
             .routes(PROXY_ROUTE)
-            .build(),
-    )
-    .await;
-    let revoke = || async {
-        replace_file(
-            &crl,
-            pki.intermediate
-                .crl(&[SerialNumber::from(0x0bad_u64)])
-                .as_bytes(),
-        );
-        reload_and_count(&gw).await;
-    };
-    only_the_withdrawn_connection_closes(gw.addr(), &pki, &up, (&revoked, &pki.client), revoke)
-        .await;
+            .build();
+        let gw = Gateway::start(&config).await;
+        Revocable {
+            pki,
+            up,
+            gw,
+            client,
+            crl,
+        }
+    }
+
+    /// Revoke the client in the CRL file, reload, and wait until a closure is counted.
+    async fn revoke(&self) {
+        let crl = self.pki.intermediate.crl(&[SerialNumber::from(0x0bad_u64)]);
+        replace_file(&self.crl, crl.as_bytes());
+        reload_and_count(&self.gw).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_revoked_in_the_crl_is_closed_after_its_request() {
+    let r = Revocable::start().await;
+    let clients = (&r.client, &r.pki.client);
+    only_the_withdrawn_connection_closes(r.gw.addr(), &r.pki, &r.up, clients, || r.revoke()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,20 +192,9 @@ async fn client_a_tightened_rule_refuses_is_closed_after_its_request_and_logged(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn h2_connection_of_a_revoked_client_gets_goaway_after_its_stream() {
-    let pki = Pki::new("localhost");
-    let up = Upstream::start().await;
-    let mut leaf = Leaf::client("h2-soon-revoked");
-    leaf.serial = Some(SerialNumber::from(0x0bae_u64));
-    let revoked = issue(&pki.intermediate, leaf);
-    let crl = pki.write("issuing.crl.pem", &pki.intermediate.crl(&[]));
-    let gw = Gateway::start(
-        &Config::new(&pki, &[up.addr])
-            .crls(&[&crl])
-            .routes(PROXY_ROUTE)
-            .build(),
-    )
-    .await;
-    let connector = tls_client(&pki.root.pem, Some(&revoked), &[b"h2"]);
+    let r = Revocable::start().await;
+    let (pki, up, gw) = (&r.pki, &r.up, &r.gw);
+    let connector = tls_client(&pki.root.pem, Some(&r.client), &[b"h2"]);
     let tcp = tokio::net::TcpStream::connect(gw.addr()).await.unwrap();
     let tls = connector
         .connect("localhost".try_into().unwrap(), tcp)
@@ -200,13 +207,7 @@ async fn h2_connection_of_a_revoked_client_gets_goaway_after_its_stream() {
         .unwrap();
     let (resp, _) = h2.send_request(req, true).unwrap();
     assert!(eventually(|| up.seen().iter().any(|s| s.path_and_query == "/hold/1")).await);
-    replace_file(
-        &crl,
-        pki.intermediate
-            .crl(&[SerialNumber::from(0x0bae_u64)])
-            .as_bytes(),
-    );
-    reload_and_count(&gw).await;
+    r.revoke().await;
     up.release();
     let resp = tokio::time::timeout(STEP, resp)
         .await
