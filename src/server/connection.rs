@@ -56,7 +56,12 @@ impl Judged {
         let trust = verifier.trust_digest();
         if trust != self.trust {
             let now = rustls_pki_types::UnixTime::now();
-            if let Err(refusal) = verifier.verify_chain(&self.chain, now) {
+            let chain: Vec<rustls_pki_types::CertificateDer<'_>> = self
+                .chain
+                .iter()
+                .map(|d| rustls_pki_types::CertificateDer::from(&d[..]))
+                .collect();
+            if let Err(refusal) = verifier.verify_chain(&chain, now) {
                 return Some(refusal.reason);
             }
             self.trust = trust;

@@ -72,6 +72,9 @@ pub struct ClientVerifier {
     algorithms: WebPkiSupportedAlgorithms,
     /// Every truststore certificate as a possible issuer: (subject, SPKI, SHA-256), raw DER.
     issuers: Vec<(Vec<u8>, Vec<u8>, [u8; 32])>,
+    /// The truststore's certificates, shared with the live connections whose clients sent
+    /// the same certificate in their chain (kept to judge them again after a reload).
+    trust_ders: Vec<Arc<[u8]>>,
     /// SHA-256 over the truststore, the CRLs and the chain-depth limit: what a client's chain
     /// is judged by. Equal digests judge every chain alike.
     trust_digest: [u8; 32],
@@ -124,6 +127,7 @@ impl ClientVerifier {
         ctx.update(&(max_chain_depth as u64).to_be_bytes());
         let trust_digest = ctx.finish().as_ref().try_into().unwrap_or([0; 32]);
         ClientVerifier {
+            trust_ders: trust.iter().map(|c| Arc::from(c.as_ref())).collect(),
             issuers,
             trust_digest,
             inner,
@@ -227,6 +231,15 @@ impl ClientVerifier {
     /// verifiers with the same digest accept and refuse the same chains.
     pub fn trust_digest(&self) -> [u8; 32] {
         self.trust_digest
+    }
+
+    /// The truststore's own copy of `der`, when it holds the same certificate: a connection
+    /// keeps that instead of a copy of its own.
+    pub fn shared_copy(&self, der: &[u8]) -> Option<Arc<[u8]>> {
+        self.trust_ders
+            .iter()
+            .find(|t| t.len() == der.len() && t[..] == *der)
+            .cloned()
     }
 
     /// SHA-256 of the CA certificate that issued the leaf of a verified `chain` (leaf first):

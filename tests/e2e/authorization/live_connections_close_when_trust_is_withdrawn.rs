@@ -124,14 +124,15 @@ async fn client_of_a_ca_dropped_from_the_truststore_is_closed_after_its_request(
     let up = Upstream::start().await;
     let other_root = Ca::root("Other Root CA");
     let stranger = issue(&other_root, Leaf::client("soon-stranger"));
-    let kept_trust = format!("{}{}", pki.intermediate.pem, pki.root.pem);
+    let pki_trust = format!("{}{}", pki.intermediate.pem, pki.root.pem);
     replace_file(
         &pki.path("truststore.pem"),
-        format!("{kept_trust}{}", other_root.pem).as_bytes(),
+        format!("{pki_trust}{}", other_root.pem).as_bytes(),
     );
     let gw = Gateway::start(&Config::new(&pki, &[up.addr]).routes(PROXY_ROUTE).build()).await;
     let drop_ca = || async {
-        replace_file(&pki.path("truststore.pem"), kept_trust.as_bytes());
+        // Only the root stays: the passing client sent its issuing CA, which still chains to it.
+        replace_file(&pki.path("truststore.pem"), pki.root.pem.as_bytes());
         reload_and_count(&gw).await;
     };
     only_the_withdrawn_connection_closes(gw.addr(), &pki, &up, (&stranger, &pki.client), drop_ca)
