@@ -255,9 +255,22 @@ pub(crate) fn rule(raw: &RawRule, key: &str, sink: &mut ErrorSink) -> Option<Rul
             .map(|d| d.to_ascii_lowercase())
             .collect(),
         email_san: strings("email_san", &raw.email_san, sink).unwrap_or_default(),
-        issuer_dn: strings("issuer_dn", &raw.issuer_dn, sink).unwrap_or_default(),
         ..Rule::default()
     };
+    for (i, v) in strings("issuer_dn", &raw.issuer_dn, sink)
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+    {
+        if v.is_empty() || v.contains('=') {
+            r.issuer_dn.push(v);
+        } else {
+            sink.push(
+                format!("{key}.issuer_dn[{i}]"),
+                format!("`{v}` is not a distinguished name such as \"CN=Issuing CA,O=Corp\""),
+            );
+        }
+    }
     for (i, v) in strings("uri_san", &raw.uri_san, sink)
         .unwrap_or_default()
         .iter()

@@ -10,7 +10,7 @@ async fn every_authorization_problem_names_its_key() {
     let rules = r#"
 [authorization.partners]
 allow = [ { issuer_sha256 = ["abc"] }, { uri_san = ["spiffe://corp/inv*"] }, { subject_cn = ["x"], source_ip = ["10.0.0.0/8"] } ]
-deny = [ { serial = ["xyz"] } ]
+deny = [ { serial = ["xyz"] }, { issuer_dn = ["Issuing CA"] } ]
 [authorization.empty]
 allow = [ {} ]
 "#;
@@ -54,6 +54,10 @@ allow = [ {} ]
         (
             "authorization.partners.deny[0].serial[0]",
             "`xyz` is not a serial number in hex",
+        ),
+        (
+            "authorization.partners.deny[1].issuer_dn[0]",
+            "`Issuing CA` is not a distinguished name",
         ),
         (
             "authorization.empty.allow[0]",
