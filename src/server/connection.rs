@@ -162,7 +162,6 @@ impl Connection {
             _ => None,
         };
         let expires_in = judged.as_ref().map(|_| until_expiry(identity.not_after));
-        let domain_name = accepted.domain.name.clone();
         let ctx = Arc::new(ConnContext {
             state: self.state.clone(),
             listener: self.listener,
@@ -232,8 +231,8 @@ impl Connection {
                     close_by.as_mut().reset(Instant::now() + Duration::from_millis(250));
                 }
                 _ = &mut age_limit, if !closing && end_of_life.is_some() => {
-                    if expires_first {
-                        self.trust_closed(&domain_name, &judged, "certificate_expired", "the client certificate expired");
+                    if let (true, Some(j)) = (expires_first, &judged) {
+                        self.trust_closed(j, "certificate_expired", "the client certificate expired");
                     } else {
                         tracing::debug!(client = %peer, "max_connection_age reached; closing connection");
                     }
@@ -243,9 +242,11 @@ impl Connection {
                     // The sender lives as long as the gateway; without it, stop watching.
                     watching = changed.is_ok();
                     let snapshot = self.state.load_full();
-                    if let Some(reason) = judged.as_mut().and_then(|j| j.withdrawn(&snapshot, self.listener)) {
-                        self.trust_closed(&domain_name, &judged, "trust_withdrawn", &reason);
-                        closing = true;
+                    if let Some(j) = judged.as_mut() {
+                        if let Some(reason) = j.withdrawn(&snapshot, self.listener) {
+                            self.trust_closed(j, "trust_withdrawn", &reason);
+                            closing = true;
+                        }
                     }
                 }
                 res = conn.as_mut() => {
@@ -283,25 +284,18 @@ impl Connection {
 
 impl Connection {
     /// Log and count a connection closed because its client's trust ended.
-    fn trust_closed(
-        &self,
-        domain: &Arc<str>,
-        judged: &Option<Judged>,
-        why: &'static str,
-        reason: &str,
-    ) {
-        let subject = judged.as_ref().map_or("", |j| j.identity.subject.as_str());
+    fn trust_closed(&self, judged: &Judged, why: &'static str, reason: &str) {
         tracing::warn!(
             client = %self.peer,
-            subject,
-            domain = &**domain,
+            subject = judged.identity.subject.as_str(),
+            domain = &*judged.domain,
             reason,
             "client no longer trusted; closing its connection after the current request"
         );
         self.metrics
             .trust_closures
             .get_or_create(&crate::metrics::TrustClosureLabels {
-                domain: domain.clone(),
+                domain: judged.domain.clone(),
                 reason: why,
             })
             .inc();
