@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 /// The variables an access log format can use, as API Gateway names them.
-pub const VARIABLES: [&str; 26] = [
+pub const VARIABLES: [&str; 27] = [
     "requestId",
     "extendedRequestId",
     "requestTime",
@@ -31,6 +31,7 @@ pub const VARIABLES: [&str; 26] = [
     "identity.clientCert.validity.notAfter",
     "error.message",
     "error.responseType",
+    "authorize.error",
 ];
 
 /// A parsed format: literal text and variables in order.

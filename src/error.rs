@@ -81,13 +81,27 @@ pub enum RequestError {
     /// The gateway's own: a 500.
     #[error("internal: {0}")]
     Internal(&'static str),
+    /// The client's certificate may not call the route: a 403, naming the deciding rule.
+    #[error("access denied: {}", .0.reason)]
+    AccessDenied(Box<Denial>),
+}
+
+/// An authorization refusal: the deciding rule, in words, and whether an explicit deny made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The rule, such as `partners.deny[0]` or `partners.allow`.
+    pub rule: String,
+    /// Why, as the access log and `explain` say it.
+    pub reason: String,
+    /// An explicit deny rule matched (rather than no allow rule).
+    pub explicit: bool,
 }
 
 impl RequestError {
     /// Which side failed.
     pub fn side(&self) -> Side {
         match self {
-            RequestError::Downstream(_) => Side::Downstream,
+            RequestError::Downstream(_) | RequestError::AccessDenied(_) => Side::Downstream,
             RequestError::Upstream(_) => Side::Upstream,
             RequestError::Internal(_) => Side::Internal,
         }
@@ -117,6 +131,9 @@ impl RequestError {
                 SendError::Failed { .. } => GatewayError::IntegrationFailure,
             },
             RequestError::Internal(_) => GatewayError::Internal,
+            RequestError::AccessDenied(d) => GatewayError::AccessDenied {
+                explicit: d.explicit,
+            },
         }
     }
 }
@@ -153,6 +170,12 @@ pub enum GatewayError {
     Unauthorized,
     /// No valid API key (API Gateway's `INVALID_API_KEY`).
     InvalidApiKey,
+    /// The client's certificate may not call the route (API Gateway's `ACCESS_DENIED`, as an
+    /// authorizer's refusal answers).
+    AccessDenied {
+        /// An explicit deny rule matched.
+        explicit: bool,
+    },
 }
 
 impl GatewayError {
@@ -171,7 +194,9 @@ impl GatewayError {
             }
             GatewayError::Throttled => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            GatewayError::Forbidden | GatewayError::InvalidApiKey => StatusCode::FORBIDDEN,
+            GatewayError::Forbidden
+            | GatewayError::InvalidApiKey
+            | GatewayError::AccessDenied { .. } => StatusCode::FORBIDDEN,
             GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
         }
     }
@@ -192,6 +217,12 @@ impl GatewayError {
             GatewayError::Internal => "Internal server error",
             GatewayError::Forbidden | GatewayError::InvalidApiKey => "Forbidden",
             GatewayError::Unauthorized => "Unauthorized",
+            GatewayError::AccessDenied { explicit: true } => {
+                "User is not authorized to access this resource with an explicit deny"
+            }
+            GatewayError::AccessDenied { explicit: false } => {
+                "User is not authorized to access this resource"
+            }
         }
     }
 
@@ -209,9 +240,9 @@ impl GatewayError {
             GatewayError::IntegrationTimeout => "INTEGRATION_TIMEOUT",
             GatewayError::Throttled => "THROTTLED",
             GatewayError::Internal => "DEFAULT_5XX",
-            GatewayError::Forbidden => "ACCESS_DENIED",
             GatewayError::Unauthorized => "UNAUTHORIZED",
             GatewayError::InvalidApiKey => "INVALID_API_KEY",
+            GatewayError::Forbidden | GatewayError::AccessDenied { .. } => "ACCESS_DENIED",
         }
     }
 
@@ -231,6 +262,7 @@ impl GatewayError {
             GatewayError::Throttled => "TooManyRequestsException",
             GatewayError::Forbidden | GatewayError::InvalidApiKey => "ForbiddenException",
             GatewayError::Unauthorized => "UnauthorizedException",
+            GatewayError::AccessDenied { .. } => "AccessDeniedException",
         }
     }
 

@@ -64,6 +64,9 @@ enum Command {
         /// Check at this time (RFC 3339) instead of now.
         #[arg(long)]
         at: Option<String>,
+        /// Walk on with this request, `"GET /path"`: mapping, route, authorization rule.
+        #[arg(long)]
+        request: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -337,10 +340,18 @@ fn main() -> ExitCode {
             client,
             chain,
             at,
+            request,
             json,
         } => {
             let run = portcullis::tools::explain::parse_time(at.as_deref()).and_then(|at| {
-                portcullis::tools::explain::explain(&config, &domain, &client, chain.as_deref(), at)
+                portcullis::tools::explain::explain(
+                    &config,
+                    &domain,
+                    &client,
+                    chain.as_deref(),
+                    at,
+                    request.as_deref(),
+                )
             });
             return match run {
                 Ok(e) => {

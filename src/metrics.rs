@@ -86,6 +86,15 @@ pub struct CertLabels {
     pub subject: String,
 }
 
+/// Labels of a connection the gateway closed because its client's trust ended.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TrustClosureLabels {
+    /// Domain.
+    pub domain: Arc<str>,
+    /// `trust_withdrawn` (a reload) or `certificate_expired`.
+    pub reason: &'static str,
+}
+
 /// Labels of a reload result.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
@@ -123,6 +132,8 @@ pub struct Metrics {
     pub reloads: Family<ResultLabels, Counter>,
     /// Current configuration generation.
     pub generation: Gauge,
+    /// Connections closed because their client no longer passed the domain's trust.
+    pub trust_closures: Family<TrustClosureLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -154,6 +165,7 @@ impl Metrics {
             gateway_errors: Family::default(),
             reloads: Family::default(),
             generation: Gauge::default(),
+            trust_closures: Family::default(),
             registry: Registry::default(),
         };
         registry.register("requests", "Requests answered", m.requests.clone());
@@ -212,6 +224,12 @@ impl Metrics {
             "config_generation",
             "Generation of the configuration being served",
             m.generation.clone(),
+        );
+        registry.register(
+            "trust_closed_connections",
+            "Connections closed after their current request because the client's certificate \
+             no longer passed the domain's trust (reload) or expired",
+            m.trust_closures.clone(),
         );
         Metrics { registry, ..m }
     }

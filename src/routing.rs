@@ -8,7 +8,7 @@ use http::Method;
 
 use crate::config::{
     Api, Config, ErrorSink, GatewayResponse, Integration, Route, RouteMethod, RoutingMode,
-    RoutingRule, Segment, glob_match,
+    RoutingRule, RuleSet, Segment, glob_match,
 };
 use crate::error::Refused;
 
@@ -22,6 +22,8 @@ pub struct ApiRouter {
     timeouts: Vec<std::time::Duration>,
     upstream_methods: Vec<Option<Method>>,
     closed: Vec<Option<crate::openapi::AwsCheck>>,
+    /// Each route's own rule set, by route position.
+    authorization: Vec<Option<Arc<RuleSet>>>,
 }
 
 #[derive(Debug, Default)]
@@ -104,6 +106,7 @@ impl ApiRouter {
                 .map(|r| r.upstream_method.clone())
                 .collect(),
             closed: api.routes.iter().map(|r| r.closed).collect(),
+            authorization: api.routes.iter().map(|r| r.authorization.clone()).collect(),
         }
     }
 
@@ -128,6 +131,21 @@ impl ApiRouter {
     /// The AWS check that keeps the route at `index` closed, if any.
     pub fn closed(&self, index: usize) -> Option<crate::openapi::AwsCheck> {
         self.closed[index]
+    }
+
+    /// The rule set the route at `index` names itself, if any.
+    pub fn authorization(&self, index: usize) -> Option<&Arc<RuleSet>> {
+        self.authorization.get(index)?.as_ref()
+    }
+
+    /// How many routes the API has.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Whether the API has no route.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
     }
 
     /// Integration timeout of the route at `index`.
@@ -259,6 +277,8 @@ pub struct StageTarget {
     pub integrations: Vec<Integration>,
     /// The API's customised gateway responses.
     pub responses: Arc<BTreeMap<String, GatewayResponse>>,
+    /// The stage's rule set, for routes that name none.
+    pub authorization: Option<Arc<RuleSet>>,
 }
 
 /// How one domain picks an API stage: its routing rules (by priority) and its API mappings
@@ -276,6 +296,20 @@ pub struct DomainRoutes {
 type ExecuteApi = BTreeMap<String, (bool, BTreeMap<String, Arc<StageTarget>>)>;
 
 impl DomainRoutes {
+    /// Every API stage the domain can reach (a stage reached several ways repeats).
+    pub fn targets(&self) -> impl Iterator<Item = &Arc<StageTarget>> {
+        let execute_api = self
+            .execute_api
+            .iter()
+            .flat_map(|apis| apis.values())
+            .flat_map(|(_, stages)| stages.values());
+        self.rules
+            .iter()
+            .map(|(_, t)| t)
+            .chain(self.mappings.iter().map(|(_, t)| t))
+            .chain(execute_api)
+    }
+
     /// The stage a request maps to, and the path its routes see. `host` (the authority the
     /// request was sent to) picks the API on the default endpoint.
     pub fn map<'p>(
@@ -411,6 +445,7 @@ pub fn build_all(
                     router: routers[api_name.as_str()].clone(),
                     integrations: stage.integrations.clone(),
                     responses: responses.clone(),
+                    authorization: stage.authorization.clone(),
                 }),
             );
         }

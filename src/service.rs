@@ -95,7 +95,8 @@ async fn proxy(
 ) -> Result<Response<ResponseBody>, RequestError> {
     crate::checks::request(&req, &ex.snapshot.config.limits)?;
     let routed = route(&req, ex)?;
-    crate::authz::authorize(&ex.ctx.identity, &routed.target, routed.index)?;
+    let domain_rules = ex.domain.authorization.as_ref();
+    crate::authz::authorize(&ex.ctx.identity, domain_rules, &routed.target, routed.index)?;
     if let IntegrationTarget::Mock(m) = &routed.target.integrations[routed.index].target {
         return Ok(mock(m));
     }
@@ -143,6 +144,7 @@ impl<'c> Exchange<'c> {
             version: req.version(),
             format: snapshot.config.access_log_format.clone(),
             error_message: None,
+            denial: None,
         });
         Exchange {
             ctx,
@@ -350,6 +352,9 @@ fn relay(answer: Answer, routed: &Routed, ex: &mut Exchange<'_>) -> Response<Res
 fn refuse(e: RequestError, ex: &mut Exchange<'_>) -> Response<ResponseBody> {
     let g = e.gateway_error();
     let side = e.side();
+    if let RequestError::AccessDenied(d) = &e {
+        ex.log.denial = Some(d.clone());
+    }
     let route = ex.log.route.as_deref().unwrap_or("");
     match side {
         Side::Downstream => {

@@ -30,6 +30,11 @@ pub struct DomainState {
     pub max_connection_age: Option<std::time::Duration>,
     /// (kind, subject, not-after as Unix seconds) of the server certificate and truststore CAs.
     pub cert_expiry: Vec<(&'static str, String, i64)>,
+    /// The domain's own authorization rule set, for routes and stages that name none.
+    pub authorization: Option<Arc<crate::config::RuleSet>>,
+    /// The distinct rule sets deciding the routes the domain reaches (`None`: some route is
+    /// open to every verified client): what a live connection is re-checked against.
+    pub reachable_rules: Option<Vec<Arc<crate::config::RuleSet>>>,
 }
 
 /// The domains sharing one listen address; the first answers clients that send no SNI.
@@ -97,7 +102,10 @@ impl Snapshot {
                 continue;
             };
             warnings.extend(tls.warnings);
+            let reachable_rules = crate::authz::reachable(domain.authorization.as_ref(), &routes);
             let state = Arc::new(DomainState {
+                authorization: domain.authorization.clone(),
+                reachable_rules,
                 name: domain.name.as_str().into(),
                 tls: tls.config,
                 routes,
@@ -130,6 +138,8 @@ impl Snapshot {
                         verifier: None,
                         max_connection_age: None,
                         cert_expiry: Vec::new(),
+                        authorization: None,
+                        reachable_rules: None,
                     })],
                 });
             }

@@ -121,6 +121,8 @@ pub struct AccessLog {
     pub format: Option<Arc<crate::access_format::AccessFormat>>,
     /// The gateway response's message, when the gateway answered itself.
     pub error_message: Option<&'static str>,
+    /// The authorization rule that refused the request, and why.
+    pub denial: Option<Box<crate::error::Denial>>,
 }
 
 /// Metric handles for one (domain, route, status), so a repeated request skips the label
@@ -180,6 +182,8 @@ impl AccessLog {
             upstream_latency_us = self.upstream_latency.map_or(0, |d| d.as_micros() as u64),
             aborted = self.aborted,
             cut = self.cut.unwrap_or(""),
+            authz_rule = self.denial.as_ref().map_or("", |d| &d.rule),
+            authz_reason = self.denial.as_ref().map_or("", |d| &d.reason),
             "request"
         );
     }
@@ -238,6 +242,7 @@ impl AccessLog {
             }
             "error.message" => self.error_message.unwrap_or("").into(),
             "error.responseType" => self.error.unwrap_or("").into(),
+            "authorize.error" => self.denial.as_ref().map_or("", |d| &d.reason).into(),
             _ => return false,
         };
         let _ = write!(out, "{value}");

@@ -14,6 +14,37 @@ use super::raw::{RawApi, RawConfig};
 use super::template::{Integration, PathTemplate, substitute_stage_variables};
 use super::{ErrorSink, Route, RouteMethod};
 
+/// The extension that names an `[authorization.NAME]` rule set, on an operation or the root.
+const AUTHORIZATION_KEY: &str = "x-portcullis-authorization";
+
+/// The rule set an operation (at JSON pointer `pointer`) names with `x-portcullis-authorization`,
+/// else the one the root names; an unknown name or a value that is not a string is an error.
+fn route_authorization(
+    root: &serde_json::Value,
+    pointer: &str,
+    file: &str,
+    sets: &BTreeMap<String, std::sync::Arc<super::RuleSet>>,
+) -> Result<Option<std::sync::Arc<super::RuleSet>>, String> {
+    let on_operation = root
+        .pointer(pointer)
+        .and_then(|op| op.get(AUTHORIZATION_KEY));
+    let (at, value) = match on_operation {
+        Some(v) => (format!("{pointer}/{AUTHORIZATION_KEY}"), v),
+        None => match root.get(AUTHORIZATION_KEY) {
+            Some(v) => (format!("/{AUTHORIZATION_KEY}"), v),
+            None => return Ok(None),
+        },
+    };
+    let Some(name) = value.as_str() else {
+        return Err(format!(
+            "{file}#{at}: must name an [authorization.NAME] rule set"
+        ));
+    };
+    super::authorization::lookup(name, sets)
+        .map(Some)
+        .map_err(|e| format!("{file}#{at}: {e}"))
+}
+
 /// Resolve a servable route of an export for one stage: its VPC link to a pool, its stage
 /// variables, its host to a pool or `host:port`; the field at fault and why otherwise.
 pub(super) fn compile_stage(
@@ -268,6 +299,7 @@ pub(super) fn import_api(
     file: &Path,
     raw: &RawApi,
     pools: &BTreeSet<String>,
+    sets: &BTreeMap<String, std::sync::Arc<super::RuleSet>>,
     sink: &mut ErrorSink,
     warnings: &mut Vec<String>,
 ) -> ImportedApi {
@@ -356,6 +388,11 @@ pub(super) fn import_api(
                 f.reason()
             )),
             Outcome::Servable => {
+                let authorization = route_authorization(&def.root, &r.pointer, &shown, sets)
+                    .unwrap_or_else(|e| {
+                        sink.push(key.clone(), format!("{}: {e}", r.name()));
+                        None
+                    });
                 for n in &r.notes {
                     warnings.push(format!("{shown}: api `{name}`: {}: {n}", r.name()));
                 }
@@ -386,6 +423,7 @@ pub(super) fn import_api(
                                         parameters: Vec::new(),
                                         mock: Some(mock.clone()),
                                         closed: r.closed,
+                                        authorization: authorization.clone(),
                                     },
                                     None,
                                 ));
@@ -423,6 +461,7 @@ pub(super) fn import_api(
                             parameters: parameters.clone(),
                             mock: None,
                             closed: r.closed,
+                            authorization: authorization.clone(),
                         },
                         Some(up.clone()),
                     ));

@@ -3,6 +3,7 @@
 //! Every problem is reported with the file, the key path and the reason, all at once, so a user
 //! fixes a broken file in one pass.
 
+mod authorization;
 mod imported;
 mod params;
 mod raw;
@@ -16,6 +17,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use authorization::{RULE_FIELDS, Rule, RuleSet, UriPattern, normalize_serial};
 pub use imported::{ImportSetup, import_setup};
 pub use params::{ContextVar, ParamMapping, ParamSource, ParamTarget};
 pub use rules::{RoutingMode, RoutingRule, glob_match};
@@ -75,6 +77,8 @@ pub struct Config {
     pub default_endpoint: Option<DefaultEndpoint>,
     /// The access log line's format (`[access_log] format`); the default line when unset.
     pub access_log_format: Option<std::sync::Arc<crate::access_format::AccessFormat>>,
+    /// Authorization rule sets by name, `[authorization.NAME]`.
+    pub authorization: BTreeMap<String, std::sync::Arc<RuleSet>>,
     /// What loading found worth a warning: routes of API Gateway exports that are not served,
     /// and differences from AWS in those that are.
     pub warnings: Vec<String>,
@@ -224,6 +228,8 @@ pub struct Domain {
     pub routing_mode: RoutingMode,
     /// Routing rules, lowest priority first.
     pub routing_rules: Vec<RoutingRule>,
+    /// Who may call the domain's routes, unless a stage or route names its own rule set.
+    pub authorization: Option<std::sync::Arc<RuleSet>>,
 }
 
 /// Default `max_chain_depth`: a root plus four subordinate CAs, the deepest hierarchy
@@ -304,6 +310,8 @@ pub struct Stage {
     pub variables: BTreeMap<String, String>,
     /// `integrations[i]` belongs to `routes[i]` of the API.
     pub integrations: Vec<Integration>,
+    /// Who may call the stage's routes, unless a route names its own rule set.
+    pub authorization: Option<std::sync::Arc<RuleSet>>,
 }
 
 /// A route: method and path template -> integration.
@@ -327,6 +335,8 @@ pub struct Route {
     pub mock: Option<std::sync::Arc<MockResponse>>,
     /// The check AWS makes first that keeps this imported route closed, if any.
     pub closed: Option<crate::openapi::AwsCheck>,
+    /// Who may call the route: its own rule set, before the stage's and the domain's.
+    pub authorization: Option<std::sync::Arc<RuleSet>>,
 }
 
 /// The method a route answers.
@@ -507,6 +517,11 @@ impl ErrorSink {
     pub fn millis(&mut self, key: impl Into<String>, value: Option<u64>) -> Option<Duration> {
         self.ranged(key, value, 1, MAX_DURATION_MS)
             .map(Duration::from_millis)
+    }
+
+    /// How many problems were recorded.
+    pub fn len(&self) -> usize {
+        self.errors.len()
     }
 
     /// True when nothing was recorded.

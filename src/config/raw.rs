@@ -29,6 +29,9 @@ pub(crate) struct RawConfig {
     pub access_log: Option<RawAccessLog>,
     /// `[default_endpoint]`: API Gateway's default `execute-api` endpoint, for emulation.
     pub default_endpoint: Option<RawDefaultEndpoint>,
+    /// `[authorization.NAME]`: rule sets on the client certificate.
+    #[serde(default)]
+    pub authorization: BTreeMap<String, super::authorization::RawRuleSet>,
 }
 
 /// `[default_endpoint]` as written.
@@ -122,6 +125,8 @@ pub(crate) struct RawDomain {
     /// `[[domain.routing_rule]]` tables.
     #[serde(default, rename = "routing_rule")]
     pub routing_rules: Vec<super::rules::RawRoutingRule>,
+    /// Name of an `[authorization.NAME]` rule set for the domain's routes.
+    pub authorization: Option<String>,
 }
 
 /// One `[[domain.mapping]]` table.
@@ -184,6 +189,8 @@ pub(crate) struct RawStage {
     /// Stage variables, substituted into integration URLs.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// Name of an `[authorization.NAME]` rule set for the stage's routes.
+    pub authorization: Option<String>,
 }
 
 /// One route of an API.
@@ -207,6 +214,8 @@ pub(crate) struct RawRoute {
     /// Gateway answers a request without that check's credential (what `import` emits for a
     /// route AWS guards).
     pub closed: Option<String>,
+    /// Name of an `[authorization.NAME]` rule set for this route.
+    pub authorization: Option<String>,
 }
 
 /// A route's static response, as written.

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::params::{ParamMapping, ParamSource, ParamTarget};
@@ -17,7 +18,7 @@ use super::{
     DEFAULT_HEALTHY_THRESHOLD, DEFAULT_INTEGRATION_TIMEOUT, DEFAULT_RETRIES,
     DEFAULT_UNHEALTHY_THRESHOLD, DEFAULT_UPSTREAM_IDLE_TIMEOUT, Domain, ErrorSink, Forwarding,
     GATEWAY_RESPONSE_TYPES, GatewayResponse, HealthCheck, Limits, LoadBalancing, Mapping,
-    MockResponse, Route, RouteMethod, Stage, TargetConfig, TlsVersion, Upstream,
+    MockResponse, Route, RouteMethod, RuleSet, Stage, TargetConfig, TlsVersion, Upstream,
 };
 
 pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErrors> {
@@ -25,14 +26,14 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     let mut warnings = Vec::new();
     let limits = limits(&raw.limits, &mut sink);
     let upstreams = upstreams(&raw.upstream, &mut sink);
+    let authorization = super::authorization::rule_sets(&raw.authorization, &mut sink);
     let apis: BTreeMap<String, Api> = raw
         .api
         .iter()
         .map(|(name, api)| {
-            (
-                name.clone(),
-                api_config(name, api, &raw.upstream, &mut sink, &mut warnings),
-            )
+            let pools = &raw.upstream;
+            let api = api_config(name, api, pools, &authorization, &mut sink, &mut warnings);
+            (name.clone(), api)
         })
         .collect();
     if raw.domains.is_empty() {
@@ -41,7 +42,7 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
     let mut seen = BTreeSet::new();
     let mut domains = Vec::new();
     for (i, d) in raw.domains.iter().enumerate() {
-        if let Some(domain) = domain(i, d, &apis, &mut sink) {
+        if let Some(domain) = domain(i, d, &apis, &authorization, &mut sink) {
             if !seen.insert((domain.name.clone(), domain.listen)) {
                 sink.push(
                     format!("domain[{i}].name"),
@@ -92,6 +93,7 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         .as_ref()
         .and_then(|d| default_endpoint(d, &domains, &mut sink));
     sink.finish(Config {
+        authorization,
         forwarding,
         access_log_format,
         default_endpoint,
@@ -346,6 +348,7 @@ fn api_config(
     name: &str,
     raw: &RawApi,
     pools: &BTreeMap<String, RawUpstream>,
+    sets: &BTreeMap<String, Arc<RuleSet>>,
     sink: &mut ErrorSink,
     warnings: &mut Vec<String>,
 ) -> Api {
@@ -385,7 +388,8 @@ fn api_config(
         }
         Some(file) => {
             let names: BTreeSet<String> = pools.keys().cloned().collect();
-            let imported = super::imported::import_api(name, file, raw, &names, sink, warnings);
+            let imported =
+                super::imported::import_api(name, file, raw, &names, sets, sink, warnings);
             exported_responses = imported.gateway_responses;
             exported_disable = imported.disable_execute_api_endpoint;
             imported
@@ -404,7 +408,7 @@ fn api_config(
                     "applies to routes of an `openapi` export only",
                 );
             }
-            toml_routes(&key, raw, sink)
+            toml_routes(&key, raw, sets, sink)
                 .into_iter()
                 .map(|r| (r, Source::Toml))
                 .collect()
@@ -456,11 +460,18 @@ fn api_config(
                 Err((ikey, e)) => sink.push(ikey, e),
             }
         }
+        let authorization = super::authorization::resolve(
+            stage.authorization.as_ref(),
+            &format!("{key}.stages.{stage_name}.authorization"),
+            sets,
+            sink,
+        );
         stages.insert(
             stage_name.clone(),
             Stage {
                 variables: stage.variables.clone(),
                 integrations,
+                authorization,
             },
         );
     }
@@ -505,7 +516,12 @@ fn toml_integration(
 }
 
 /// The `[[api.NAME.routes]]` tables, each checked.
-fn toml_routes(key: &str, raw: &RawApi, sink: &mut ErrorSink) -> Vec<Route> {
+fn toml_routes(
+    key: &str,
+    raw: &RawApi,
+    sets: &BTreeMap<String, Arc<RuleSet>>,
+    sink: &mut ErrorSink,
+) -> Vec<Route> {
     let mut routes = Vec::new();
     for (i, r) in raw.routes.iter().enumerate() {
         let rkey = format!("{key}.routes[{i}]");
@@ -575,7 +591,11 @@ fn toml_routes(key: &str, raw: &RawApi, sink: &mut ErrorSink) -> Vec<Route> {
         });
         if let (Some(method), Some(path)) = (method, path) {
             let parameters = request_parameters(r, &rkey, &path.params, sink);
+            let authz_key = format!("{rkey}.authorization");
+            let authorization =
+                super::authorization::resolve(r.authorization.as_ref(), &authz_key, sets, sink);
             routes.push(Route {
+                authorization,
                 index: i,
                 method,
                 path,
@@ -787,6 +807,7 @@ fn domain(
     i: usize,
     raw: &RawDomain,
     apis: &BTreeMap<String, Api>,
+    sets: &BTreeMap<String, Arc<RuleSet>>,
     sink: &mut ErrorSink,
 ) -> Option<Domain> {
     let key = format!("domain[{i}]");
@@ -916,7 +937,14 @@ fn domain(
         format!("{key}.max_connection_age_ms"),
         raw.max_connection_age_ms,
     );
+    let authorization = super::authorization::resolve(
+        raw.authorization.as_ref(),
+        &format!("{key}.authorization"),
+        sets,
+        sink,
+    );
     Some(Domain {
+        authorization,
         index: i,
         name,
         listen: listen?,

@@ -13,7 +13,7 @@ use hyper_util::server::conn::auto;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::handshake::Accepted;
+use super::handshake::{Accepted, Chain};
 use super::{CLOSE_GRACE, HEAD_SLACK};
 use crate::body::Delivery;
 use crate::config::Limits;
@@ -22,6 +22,7 @@ use crate::metrics::Metrics;
 use crate::service::{self, ConnContext};
 use crate::state::{SharedSnapshot, Snapshot};
 use crate::telemetry::InFlight;
+use crate::tls::ClientIdentity;
 
 /// A connection's surroundings: who, where, under which snapshot, and the drain signal.
 pub(super) struct Connection {
@@ -31,6 +32,52 @@ pub(super) struct Connection {
     pub(super) snapshot: Arc<Snapshot>,
     pub(super) metrics: Arc<Metrics>,
     pub(super) stop: watch::Receiver<bool>,
+    /// Changes with every reload: the client is judged again under the new trust.
+    pub(super) reloads: watch::Receiver<u64>,
+}
+
+/// What a connection's client was last judged by, to judge it again after a reload.
+struct Judged {
+    domain: Arc<str>,
+    chain: Chain,
+    identity: Arc<ClientIdentity>,
+    /// The trust digest of the verifier that last accepted the chain.
+    trust: [u8; 32],
+}
+
+impl Judged {
+    /// Why the client no longer passes its domain's trust in `snapshot`: its chain against a
+    /// changed truststore, CRLs or chain-depth limit, its identity against the rule sets of
+    /// the routes it can reach. `None` while it passes (or its domain is gone: then the
+    /// connection keeps the snapshot it was accepted under, as its requests do).
+    fn withdrawn(&mut self, snapshot: &Snapshot, listener: SocketAddr) -> Option<String> {
+        let domain = snapshot.domain(listener, &self.domain)?;
+        let verifier = domain.verifier.as_ref()?;
+        let trust = verifier.trust_digest();
+        if trust != self.trust {
+            let now = rustls_pki_types::UnixTime::now();
+            let chain: Vec<rustls_pki_types::CertificateDer<'_>> = self
+                .chain
+                .iter()
+                .map(|d| rustls_pki_types::CertificateDer::from(&d[..]))
+                .collect();
+            if let Err(refusal) = verifier.verify_chain(&chain, now) {
+                return Some(refusal.reason);
+            }
+            self.trust = trust;
+        }
+        let caller = crate::authz::Caller::new(&self.identity);
+        crate::authz::may_call_some_route(&caller, domain.reachable_rules.as_deref()).err()
+    }
+}
+
+/// How long until a certificate valid through `not_after` (Unix seconds) has expired.
+fn until_expiry(not_after: i64) -> Duration {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let end = Duration::from_secs(u64::try_from(not_after).unwrap_or(0).saturating_add(1));
+    end.saturating_sub(now)
 }
 
 /// What the connection's clocks decide on a tick.
@@ -103,12 +150,24 @@ impl Connection {
         let delivery = Arc::new(Delivery::default());
         let activity = Arc::new(AtomicU64::new(0));
         let max_age = accepted.domain.max_connection_age;
+        let identity = Arc::new(accepted.identity);
+        // Verified clients only: they are judged again on reloads and closed at expiry.
+        let mut judged = match (accepted.chain, &accepted.domain.verifier) {
+            (Some(chain), Some(v)) => Some(Judged {
+                domain: accepted.domain.name.clone(),
+                chain,
+                identity: identity.clone(),
+                trust: v.trust_digest(),
+            }),
+            _ => None,
+        };
+        let expires_in = judged.as_ref().map(|_| until_expiry(identity.not_after));
         let ctx = Arc::new(ConnContext {
             state: self.state.clone(),
             listener: self.listener,
             snapshot: self.snapshot.clone(),
             domain: accepted.domain,
-            identity: Arc::new(accepted.identity),
+            identity,
             peer: self.peer,
             forwarded_for: crate::forward::forwarded_for(self.peer),
             in_flight: in_flight.clone(),
@@ -143,8 +202,17 @@ impl Connection {
             tokio::time::interval(limits.idle_timeout.min(limits.response_idle_timeout) / 4);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let forever = Duration::from_secs(u32::MAX as u64);
-        let age_limit = tokio::time::sleep(max_age.unwrap_or(forever));
+        // One timer for both ends of a connection's life: its age cap and its certificate's
+        // expiry, whichever comes first.
+        let expires_first = match (max_age, expires_in) {
+            (Some(age), Some(exp)) => exp < age,
+            (None, Some(_)) => true,
+            _ => false,
+        };
+        let end_of_life = if expires_first { expires_in } else { max_age };
+        let age_limit = tokio::time::sleep(end_of_life.unwrap_or(forever).min(forever));
         tokio::pin!(age_limit);
+        let mut watching = judged.is_some();
         // Armed when closing starts: past it, a connection without requests in flight is
         // closed, and past `shutdown_grace` one with requests too.
         let close_by = tokio::time::sleep(forever);
@@ -162,9 +230,24 @@ impl Connection {
                     }
                     close_by.as_mut().reset(Instant::now() + Duration::from_millis(250));
                 }
-                _ = &mut age_limit, if !closing && max_age.is_some() => {
-                    tracing::debug!(client = %peer, "max_connection_age reached; closing connection");
+                _ = &mut age_limit, if !closing && end_of_life.is_some() => {
+                    if let (true, Some(j)) = (expires_first, &judged) {
+                        self.trust_closed(j, "certificate_expired", "the client certificate expired");
+                    } else {
+                        tracing::debug!(client = %peer, "max_connection_age reached; closing connection");
+                    }
                     closing = true;
+                }
+                changed = self.reloads.changed(), if !closing && watching => {
+                    // The sender lives as long as the gateway; without it, stop watching.
+                    watching = changed.is_ok();
+                    let snapshot = self.state.load_full();
+                    if let Some(j) = judged.as_mut() {
+                        if let Some(reason) = j.withdrawn(&snapshot, self.listener) {
+                            self.trust_closed(j, "trust_withdrawn", &reason);
+                            closing = true;
+                        }
+                    }
                 }
                 res = conn.as_mut() => {
                     if let Err(e) = res {
@@ -196,6 +279,26 @@ impl Connection {
                 hard_close = now + CLOSE_GRACE.max(limits.shutdown_grace);
             }
         }
+    }
+}
+
+impl Connection {
+    /// Log and count a connection closed because its client's trust ended.
+    fn trust_closed(&self, judged: &Judged, why: &'static str, reason: &str) {
+        tracing::warn!(
+            client = %self.peer,
+            subject = judged.identity.subject.as_str(),
+            domain = &*judged.domain,
+            reason,
+            "client no longer trusted; closing its connection after the current request"
+        );
+        self.metrics
+            .trust_closures
+            .get_or_create(&crate::metrics::TrustClosureLabels {
+                domain: judged.domain.clone(),
+                reason: why,
+            })
+            .inc();
     }
 }
 

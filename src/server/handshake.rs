@@ -21,7 +21,15 @@ pub(super) struct Accepted {
     pub(super) domain: Arc<DomainState>,
     /// The client's identity, derived once for every request on the connection.
     pub(super) identity: ClientIdentity,
+    /// The chain the client presented (leaf first), kept to judge it again when a reload
+    /// changes the domain's trust; `None` on the default endpoint, whose clients send none.
+    pub(super) chain: Option<Chain>,
 }
+
+/// A presented certificate chain, leaf first: the identity's own leaf bytes, and for each
+/// intermediate the truststore's copy when it holds the same certificate, so an idle
+/// connection costs little more than its leaf.
+pub(super) type Chain = Box<[Arc<[u8]>]>;
 
 /// Run the handshake within the handshake timeout; `None` (logged and counted) on refusal.
 pub(super) async fn accept(
@@ -42,8 +50,11 @@ pub(super) async fn accept(
             .map(|d| (d.clone(), d.tls.clone(), d.verifier.is_some()))
     };
     let handshake = crate::tls::accept::accept(tcp, select);
-    let (tls, domain, identity) = match tokio::time::timeout(limits.handshake_timeout, handshake)
-        .await
+    let (tls, domain, mut identity) = match tokio::time::timeout(
+        limits.handshake_timeout,
+        handshake,
+    )
+    .await
     {
         Ok(Ok(done)) => done,
         Ok(Err(e)) => {
@@ -62,7 +73,24 @@ pub(super) async fn accept(
             domain: domain.name.clone(),
         })
         .inc();
-    // The leaf itself is kept only when a route forwards it (clientCertPem): idle memory.
+    let chain: Option<Chain> = match (&domain.verifier, tls.get_ref().1.peer_certificates()) {
+        (Some(verifier), Some(certs)) => {
+            identity.issuer_sha256 = verifier.issuer_sha256(certs);
+            let intermediates = certs.iter().skip(1).map(|c| {
+                verifier
+                    .shared_copy(c)
+                    .unwrap_or_else(|| Arc::from(c.as_ref()))
+            });
+            Some(
+                std::iter::once(identity.der.clone())
+                    .chain(intermediates)
+                    .collect(),
+            )
+        }
+        _ => None,
+    };
+    // The identity holds the leaf only when a route forwards it (clientCertPem); the chain
+    // above shares the same bytes.
     let identity = if snapshot.forwards_client_pem {
         identity
     } else {
@@ -72,6 +100,7 @@ pub(super) async fn accept(
         tls: Box::new(tls),
         domain,
         identity,
+        chain,
     })
 }
 

@@ -40,6 +40,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     listeners: std::sync::Mutex<Vec<Listener>>,
     stop_tx: watch::Sender<bool>,
+    /// The generation last swapped in: connections judge their client again on each change.
+    reload_tx: watch::Sender<u64>,
     tracker: TaskTracker,
     draining: AtomicBool,
     running: AtomicBool,
@@ -82,12 +84,14 @@ impl Gateway {
         metrics.generation.set(snapshot.generation as i64);
         snapshot.upstreams.start_health_checks(&snapshot.config);
         let (stop_tx, _) = watch::channel(false);
+        let (reload_tx, _) = watch::channel(snapshot.generation);
         Ok(Gateway {
             inner: Arc::new(Inner {
                 state: Arc::new(ArcSwap::from_pointee(snapshot)),
                 metrics,
                 listeners: std::sync::Mutex::new(listeners),
                 stop_tx,
+                reload_tx,
                 tracker: TaskTracker::new(),
                 draining: AtomicBool::new(false),
                 running: AtomicBool::new(false),
@@ -137,6 +141,7 @@ impl Gateway {
         snapshot.upstreams.start_health_checks(&snapshot.config);
         self.inner.state.store(Arc::new(snapshot));
         self.inner.metrics.generation.set(generation as i64);
+        self.inner.reload_tx.send_replace(generation);
         let mut listeners = self.lock_listeners();
         listeners.retain_mut(|l| {
             let keep = wanted.contains(&l.configured);
@@ -245,6 +250,8 @@ async fn serve_connection(
     configured: SocketAddr,
     gateway: Gateway,
 ) {
+    // Subscribed before the snapshot is loaded: a reload in between is seen, never missed.
+    let reloads = gateway.inner.reload_tx.subscribe();
     let snapshot = gateway.inner.state.load_full();
     let stop = gateway.inner.stop_tx.subscribe();
     if *stop.borrow() {
@@ -261,6 +268,7 @@ async fn serve_connection(
         snapshot,
         metrics,
         stop,
+        reloads,
     };
     conn.serve(accepted).await;
 }

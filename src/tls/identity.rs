@@ -29,6 +29,18 @@ pub struct ClientIdentity {
     pub der: std::sync::Arc<[u8]>,
     /// A verified certificate stands behind this identity.
     pub verified: bool,
+    /// Subject CN values.
+    pub subject_cn: Vec<String>,
+    /// Subject O values.
+    pub subject_o: Vec<String>,
+    /// Subject OU values.
+    pub subject_ou: Vec<String>,
+    /// E-mail (rfc822Name) subject alternative names.
+    pub emails: Vec<String>,
+    /// SHA-256 of the leaf's SubjectPublicKeyInfo.
+    pub spki_sha256: [u8; 32],
+    /// SHA-256 of the CA certificate that issued the leaf, when the verifier found it.
+    pub issuer_sha256: Option<[u8; 32]>,
 }
 
 impl ClientIdentity {
@@ -47,6 +59,12 @@ impl ClientIdentity {
             not_after: 0,
             der: std::sync::Arc::from(&[][..]),
             verified: false,
+            subject_cn: Vec::new(),
+            subject_o: Vec::new(),
+            subject_ou: Vec::new(),
+            emails: Vec::new(),
+            spki_sha256: [0; 32],
+            issuer_sha256: None,
         }
     }
 
@@ -77,15 +95,25 @@ impl ClientIdentity {
         let subject = rfc4514(cert.subject());
         let mut uris = Vec::new();
         let mut dns = Vec::new();
+        let mut emails = Vec::new();
         if let Ok(Some(san)) = cert.subject_alternative_name() {
             for name in &san.value.general_names {
                 match name {
                     GeneralName::URI(u) => uris.push((*u).to_owned()),
                     GeneralName::DNSName(d) => dns.push((*d).to_owned()),
+                    GeneralName::RFC822Name(e) => emails.push((*e).to_owned()),
                     _ => {}
                 }
             }
         }
+        let values =
+            |attrs: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue<'_>>| {
+                attrs
+                    .filter_map(|a| a.as_str().ok().map(str::to_owned))
+                    .collect::<Vec<String>>()
+            };
+        let name = cert.subject();
+        let spki = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, cert.public_key().raw);
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
         let sha256 = hex(digest.as_ref());
         let serial = hex(cert.raw_serial());
@@ -102,6 +130,12 @@ impl ClientIdentity {
             not_after: cert.validity().not_after.timestamp(),
             der: der.into(),
             verified: true,
+            subject_cn: values(&mut name.iter_common_name()),
+            subject_o: values(&mut name.iter_organization()),
+            subject_ou: values(&mut name.iter_organizational_unit()),
+            emails,
+            spki_sha256: spki.as_ref().try_into().unwrap_or([0; 32]),
+            issuer_sha256: None,
         })
     }
 }

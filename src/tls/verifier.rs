@@ -70,6 +70,14 @@ pub struct ClientVerifier {
     max_chain_depth: usize,
     /// The signature algorithms the handshake verifies a client's CertificateVerify with.
     algorithms: WebPkiSupportedAlgorithms,
+    /// Every truststore certificate as a possible issuer: (subject, SPKI, SHA-256), raw DER.
+    issuers: Vec<(Vec<u8>, Vec<u8>, [u8; 32])>,
+    /// The truststore's certificates, shared with the live connections whose clients sent
+    /// the same certificate in their chain (kept to judge them again after a reload).
+    trust_ders: Vec<Arc<[u8]>>,
+    /// SHA-256 over the truststore, the CRLs and the chain-depth limit: what a client's chain
+    /// is judged by. Equal digests judge every chain alike.
+    trust_digest: [u8; 32],
 }
 
 impl ClientVerifier {
@@ -106,7 +114,22 @@ impl ClientVerifier {
                     .map(|(_, c)| rfc4514(c.subject()))
             })
             .collect();
+        let issuers = trust.iter().filter_map(|c| issuer_entry(c)).collect();
+        let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+        for der in trust
+            .iter()
+            .map(|c| c.as_ref())
+            .chain(crls.iter().map(|c| c.as_ref()))
+        {
+            ctx.update(&(der.len() as u64).to_be_bytes());
+            ctx.update(der);
+        }
+        ctx.update(&(max_chain_depth as u64).to_be_bytes());
+        let trust_digest = ctx.finish().as_ref().try_into().unwrap_or([0; 32]);
         ClientVerifier {
+            trust_ders: trust.iter().map(|c| Arc::from(c.as_ref())).collect(),
+            issuers,
+            trust_digest,
             inner,
             trust_subjects,
             crls,
@@ -202,6 +225,60 @@ impl ClientVerifier {
             }
         }
         depth
+    }
+
+    /// What a chain is judged by (truststore, CRLs, chain-depth limit), as one digest: two
+    /// verifiers with the same digest accept and refuse the same chains.
+    pub fn trust_digest(&self) -> [u8; 32] {
+        self.trust_digest
+    }
+
+    /// The truststore's own copy of `der`, when it holds the same certificate: a connection
+    /// keeps that instead of a copy of its own.
+    pub fn shared_copy(&self, der: &[u8]) -> Option<Arc<[u8]>> {
+        self.trust_ders
+            .iter()
+            .find(|t| t.len() == der.len() && t[..] == *der)
+            .cloned()
+    }
+
+    /// SHA-256 of the CA certificate that issued the leaf of a verified `chain` (leaf first):
+    /// the truststore's copy when it holds one, else the one the client sent. Among CAs of the
+    /// same name, the one whose key verifies the leaf's signature.
+    pub fn issuer_sha256(&self, chain: &[CertificateDer<'_>]) -> Option<[u8; 32]> {
+        let (leaf, presented) = chain.split_first()?;
+        let (_, parsed) = X509Certificate::from_der(leaf).ok()?;
+        let wanted = parsed.issuer().as_raw();
+        let sent: Vec<_> = presented.iter().filter_map(|c| issuer_entry(c)).collect();
+        let candidates: Vec<&(Vec<u8>, Vec<u8>, [u8; 32])> = self
+            .issuers
+            .iter()
+            .chain(sent.iter())
+            .filter(|(subject, _, _)| subject.as_slice() == wanted)
+            .collect();
+        match candidates.as_slice() {
+            [] => None,
+            [only] => Some(only.2),
+            several => several
+                .iter()
+                .find(|(_, spki, _)| self.signed_by(leaf, spki))
+                .map(|c| c.2),
+        }
+    }
+
+    /// Whether the key `spki` (DER SubjectPublicKeyInfo) verifies the signature on `cert`.
+    fn signed_by(&self, cert: &[u8], spki: &[u8]) -> bool {
+        let Some((tbs, sig_alg, signature)) = signed_parts(cert) else {
+            return false;
+        };
+        let Some((key_alg, key)) = spki_parts(spki) else {
+            return false;
+        };
+        self.algorithms.all.iter().any(|alg| {
+            alg.signature_alg_id().as_ref() == sig_alg
+                && alg.public_key_alg_id().as_ref() == key_alg
+                && alg.verify_signature(key, tbs, signature).is_ok()
+        })
     }
 
     /// Verify a presented chain (leaf first) at `now`, exactly as a handshake would.
@@ -427,12 +504,7 @@ fn unhandled_critical_extension(
 /// The content of the AlgorithmIdentifier of a DER SubjectPublicKeyInfo (the OID and any
 /// parameters), as WebPKI compares it with a verification algorithm's public key identifier.
 fn spki_algorithm_id(spki: &[u8]) -> Option<&[u8]> {
-    let (tag, body, _) = der_tlv(spki)?;
-    if tag != 0x30 {
-        return None;
-    }
-    let (tag, alg_id, _) = der_tlv(body)?;
-    (tag == 0x30).then_some(alg_id)
+    spki_parts(spki).map(|(alg_id, _)| alg_id)
 }
 
 /// One DER tag-length-value: (tag, value, what follows).
@@ -461,6 +533,36 @@ fn der_oid(der: &[u8]) -> Option<(String, &[u8])> {
         let oid = x509_parser::asn1_rs::Oid::new(std::borrow::Cow::Borrowed(value));
         (oid.to_id_string(), rest)
     })
+}
+
+/// (subject, SPKI, SHA-256) of a CA certificate, raw DER, as a possible issuer.
+fn issuer_entry(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>, [u8; 32])> {
+    let (_, c) = X509Certificate::from_der(der).ok()?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
+    Some((
+        c.subject().as_raw().to_vec(),
+        c.public_key().raw.to_vec(),
+        digest.as_ref().try_into().ok()?,
+    ))
+}
+
+/// The signed part of a DER certificate (tbsCertificate, header included), the content of its
+/// signature AlgorithmIdentifier, and the signature's bytes.
+fn signed_parts(cert: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let (tag, body, _) = der_tlv(cert)?;
+    let (_, _, after_tbs) = der_tlv(body)?;
+    let tbs = &body[..body.len() - after_tbs.len()];
+    let (tag_alg, alg, after_alg) = der_tlv(after_tbs)?;
+    let (tag_sig, bits, _) = der_tlv(after_alg)?;
+    (tag == 0x30 && tag_alg == 0x30 && tag_sig == 0x03).then_some((tbs, alg, bits.get(1..)?))
+}
+
+/// The content of a DER SubjectPublicKeyInfo's AlgorithmIdentifier, and its key's bytes.
+fn spki_parts(spki: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (tag, body, _) = der_tlv(spki)?;
+    let (tag_alg, alg, rest) = der_tlv(body)?;
+    let (tag_key, bits, _) = der_tlv(rest)?;
+    (tag == 0x30 && tag_alg == 0x30 && tag_key == 0x03).then_some((alg, bits.get(1..)?))
 }
 
 /// (subject, issuer) raw DER names of a certificate.

@@ -1,12 +1,15 @@
 //! `portcullis explain`: run a domain's real client verifier on a certificate and say why it
-//! would be accepted or refused, in the same words the live handshake log uses.
+//! would be accepted or refused, in the same words the live handshake log uses; with
+//! `--request`, walk on through the mapping, the route and its authorization rule set.
 
 use std::path::Path;
 
 use rustls_pki_types::UnixTime;
 use serde::Serialize;
 
+use crate::authz;
 use crate::config::ConfigErrors;
+use crate::state::DomainState;
 use crate::tls::ClientIdentity;
 use crate::tls::files::load_client_chain;
 
@@ -29,6 +32,9 @@ pub enum ExplainError {
     /// A certificate file cannot be read or holds no certificate.
     #[error("{0}")]
     Certificate(#[from] crate::tls::files::FileError),
+    /// `--request` is not `METHOD /path`.
+    #[error("--request `{0}` is not a method and a path such as \"GET /inventory\"")]
+    Request(String),
     /// `--at` is not a usable time.
     #[error("--at `{at}` {why}")]
     Time {
@@ -54,6 +60,38 @@ pub struct Explanation {
     pub reason: Option<String>,
     /// What the upstream would receive when accepted.
     pub identity: Option<IdentityView>,
+    /// The request's way past the handshake, when `--request` asked for one.
+    pub request: Option<RequestView>,
+}
+
+/// One request's way after the handshake: mapping, route, and the authorization verdict.
+#[derive(Debug, Serialize)]
+pub struct RequestView {
+    /// `GET /inventory`.
+    pub request: String,
+    /// `ALLOWED`, `REFUSED` or `NO_ROUTE`.
+    pub verdict: &'static str,
+    /// The API and stage the path maps to.
+    pub api: Option<String>,
+    /// The stage.
+    pub stage: Option<String>,
+    /// The matched route, such as `GET /inventory`.
+    pub route: Option<String>,
+    /// The deciding rule set, when one applies.
+    pub rule_set: Option<String>,
+    /// Where it was named: `route`, `stage` or `domain`.
+    pub named_by: Option<&'static str>,
+    /// The deciding rule, such as `partners.deny[0]`.
+    pub rule: Option<String>,
+    /// Why, in the access log's words.
+    pub reason: String,
+}
+
+impl RequestView {
+    /// Whether the request would reach its integration.
+    pub fn allowed(&self) -> bool {
+        self.verdict == "ALLOWED"
+    }
 }
 
 /// The identity an accepted client gets upstream.
@@ -74,9 +112,9 @@ pub struct IdentityView {
 }
 
 impl Explanation {
-    /// Whether the certificate would be accepted.
+    /// Whether the certificate would be accepted, and the request (if any) allowed.
     pub fn accepted(&self) -> bool {
-        self.result == "ACCEPTED"
+        self.result == "ACCEPTED" && self.request.as_ref().is_none_or(RequestView::allowed)
     }
 
     /// Text for people.
@@ -106,6 +144,22 @@ impl Explanation {
                 "  upstream receives: x-forwarded-client-cert: {}\n",
                 i.x_forwarded_client_cert
             ));
+        }
+        if let Some(r) = &self.request {
+            out.push_str(&format!("request {}: {}\n", r.request, r.verdict));
+            if let (Some(api), Some(stage)) = (&r.api, &r.stage) {
+                out.push_str(&format!("  mapping: api {api}, stage {stage}\n"));
+            }
+            if let Some(route) = &r.route {
+                out.push_str(&format!("  route:   {route}\n"));
+            }
+            if let (Some(set), Some(by)) = (&r.rule_set, r.named_by) {
+                out.push_str(&format!("  rule set: {set} (named by the {by})\n"));
+            }
+            if let Some(rule) = r.rule.as_ref().filter(|r| !r.is_empty()) {
+                out.push_str(&format!("  rule:    {rule}\n"));
+            }
+            out.push_str(&format!("  reason:  {}\n", r.reason));
         }
         out
     }
@@ -140,14 +194,73 @@ pub fn parse_time(at: Option<&str>) -> Result<UnixTime, ExplainError> {
     }
 }
 
+/// The way of `request` (`GET /path`) on `domain` for a client with `identity`: the mapping,
+/// the route, and the authorization verdict in the access log's words.
+fn walk_request(
+    domain: &DomainState,
+    identity: &ClientIdentity,
+    request: &str,
+) -> Result<RequestView, ExplainError> {
+    let bad = || ExplainError::Request(request.to_owned());
+    let (method, target) = request.trim().split_once(' ').ok_or_else(bad)?;
+    let method = http::Method::from_bytes(method.as_bytes()).map_err(|_| bad())?;
+    let target = target.trim();
+    if !target.starts_with('/') {
+        return Err(bad());
+    }
+    let path = target.split('?').next().unwrap_or(target);
+    let mut view = RequestView {
+        request: format!("{method} {target}"),
+        verdict: "NO_ROUTE",
+        api: None,
+        stage: None,
+        route: None,
+        rule_set: None,
+        named_by: None,
+        rule: None,
+        reason: String::new(),
+    };
+    let (stage_target, rest) = match domain.routes.map(path, None, &http::HeaderMap::new()) {
+        Ok(found) => found,
+        Err(e) => {
+            view.reason = format!("{e}: no API mapping of the domain covers the path");
+            return Ok(view);
+        }
+    };
+    view.api = Some(stage_target.api.to_string());
+    view.stage = Some(stage_target.stage.to_string());
+    let Some(matched) = stage_target.router.at(&method, rest) else {
+        view.reason = format!("no route of the stage matches {method} {rest}");
+        return Ok(view);
+    };
+    view.route = Some(stage_target.router.name(matched.index).to_string());
+    let domain_rules = domain.authorization.as_ref();
+    if let Some((set, level)) = authz::effective(domain_rules, stage_target, matched.index) {
+        view.rule_set = Some(set.name.to_string());
+        view.named_by = Some(level.as_str());
+    }
+    let caller = authz::Caller::new(identity);
+    let verdict = authz::decide(&caller, domain_rules, stage_target, matched.index);
+    view.verdict = if verdict.is_allowed() {
+        "ALLOWED"
+    } else {
+        "REFUSED"
+    };
+    view.rule = Some(verdict.rule());
+    view.reason = verdict.reason();
+    Ok(view)
+}
+
 /// Explain `client` (leaf first, optionally with its chain) against `domain` of the
-/// configuration at `config`, at time `at`.
+/// configuration at `config`, at time `at`; with `request`, the request's way past the
+/// handshake too.
 pub fn explain(
     config: &Path,
     domain: &str,
     client: &Path,
     chain: Option<&Path>,
     at: UnixTime,
+    request: Option<&str>,
 ) -> Result<Explanation, ExplainError> {
     let (snapshot, _) = crate::state::load(config, 1)?;
     let state = snapshot
@@ -181,8 +294,6 @@ pub fn explain(
                 .ok()
         })
         .unwrap_or_default();
-    let identity = ClientIdentity::from_der(&presented[0]);
-    let subject = identity.as_ref().map(|i| i.subject.clone());
     let verifier = state
         .verifier
         .as_ref()
@@ -191,6 +302,11 @@ pub fn explain(
             domain: domain.to_owned(),
             known: String::new(),
         })?;
+    let identity = ClientIdentity::from_der(&presented[0]).map(|mut i| {
+        i.issuer_sha256 = verifier.issuer_sha256(&presented);
+        i
+    });
+    let subject = identity.as_ref().map(|i| i.subject.clone());
     Ok(match verifier.verify_chain(&presented, at) {
         Ok(()) => Explanation {
             result: "ACCEPTED",
@@ -198,6 +314,10 @@ pub fn explain(
             checked_at,
             subject,
             reason: None,
+            request: match (request, &identity) {
+                (Some(r), Some(i)) => Some(walk_request(state, i, r)?),
+                _ => None,
+            },
             identity: identity.map(|i| IdentityView {
                 x_forwarded_client_cert: i.xfcc.to_str().unwrap_or_default().to_owned(),
                 subject: i.subject,
@@ -214,6 +334,7 @@ pub fn explain(
             subject: refusal.subject.or(subject),
             reason: Some(refusal.reason),
             identity: None,
+            request: None,
         },
     })
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod architecture;
+mod authorization;
 mod config;
 mod explain;
 mod files;

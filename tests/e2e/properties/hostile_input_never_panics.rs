@@ -77,6 +77,7 @@ fn router() -> portcullis::routing::ApiRouter {
         parameters: Vec::new(),
         mock: None,
         closed: None,
+        authorization: None,
     })
     .collect();
     let api = Api {

@@ -104,6 +104,12 @@ pub struct Leaf {
     pub not_after: time::OffsetDateTime,
     /// Serial number (random when `None`).
     pub serial: Option<SerialNumber>,
+    /// Subject O values.
+    pub org: Vec<String>,
+    /// Subject OU values.
+    pub org_unit: Vec<String>,
+    /// E-mail (rfc822Name) SANs.
+    pub emails: Vec<String>,
 }
 
 impl Leaf {
@@ -118,6 +124,9 @@ impl Leaf {
             not_before: now() - time::Duration::hours(1),
             not_after: now() + time::Duration::days(30),
             serial: None,
+            org: vec![],
+            org_unit: vec![],
+            emails: vec![],
         }
     }
 
@@ -132,6 +141,9 @@ impl Leaf {
             not_before: now() - time::Duration::hours(1),
             not_after: now() + time::Duration::days(30),
             serial: None,
+            org: vec![],
+            org_unit: vec![],
+            emails: vec![],
         }
     }
 }
@@ -164,7 +176,17 @@ pub fn issue(ca: &Ca, leaf: Leaf) -> Issued {
     let mut p = CertificateParams::default();
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, leaf.cn.clone());
+    for o in leaf.org {
+        dn.push(DnType::OrganizationName, o);
+    }
+    for ou in leaf.org_unit {
+        dn.push(DnType::OrganizationalUnitName, ou);
+    }
     p.distinguished_name = dn;
+    for e in leaf.emails {
+        p.subject_alt_names
+            .push(SanType::Rfc822Name(e.try_into().unwrap()));
+    }
     for d in leaf.dns {
         p.subject_alt_names
             .push(SanType::DnsName(d.try_into().unwrap()));
