@@ -63,6 +63,18 @@ pub enum Refused {
     /// Not served here: an API that disables the default endpoint, an unknown API or stage.
     #[error("forbidden")]
     Forbidden,
+    /// A token bucket that applies is empty.
+    #[error("throttled: retry after {retry_after} s")]
+    Throttled {
+        /// Whole seconds until the bucket has a token.
+        retry_after: u32,
+    },
+    /// The usage plan's quota for the period is used up.
+    #[error("usage plan quota exceeded")]
+    QuotaExceeded,
+    /// The route needs an API key: none was sent, or not one of a plan covering the stage.
+    #[error("missing or unknown API key")]
+    InvalidApiKey,
 }
 
 /// Why the gateway answered a request itself, by side.
@@ -102,6 +114,9 @@ impl RequestError {
                 Refused::BodyTimedOut => GatewayError::RequestTimeout,
                 Refused::BodyMalformed => GatewayError::BadRequest("Malformed request body"),
                 Refused::Forbidden => GatewayError::Forbidden,
+                Refused::Throttled { retry_after } => GatewayError::RateLimited(retry_after),
+                Refused::QuotaExceeded => GatewayError::QuotaExceeded,
+                Refused::InvalidApiKey => GatewayError::InvalidApiKey,
             },
             RequestError::Upstream(e) => match e {
                 SendError::AllBusy(_) => GatewayError::Throttled,
@@ -142,6 +157,12 @@ pub enum GatewayError {
     Internal,
     /// Refused outright (API Gateway's `{"message":"Forbidden"}`).
     Forbidden,
+    /// A token bucket is empty: retry after this many seconds.
+    RateLimited(u32),
+    /// A usage plan's quota is used up.
+    QuotaExceeded,
+    /// A missing or unknown API key.
+    InvalidApiKey,
 }
 
 impl GatewayError {
@@ -158,9 +179,11 @@ impl GatewayError {
             GatewayError::IntegrationFailure | GatewayError::IntegrationTimeout => {
                 StatusCode::GATEWAY_TIMEOUT
             }
-            GatewayError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::Throttled
+            | GatewayError::RateLimited(_)
+            | GatewayError::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-            GatewayError::Forbidden => StatusCode::FORBIDDEN,
+            GatewayError::Forbidden | GatewayError::InvalidApiKey => StatusCode::FORBIDDEN,
         }
     }
 
@@ -176,9 +199,10 @@ impl GatewayError {
             GatewayError::RequestTimeout => "Request Timeout",
             GatewayError::IntegrationFailure => "Network error communicating with endpoint",
             GatewayError::IntegrationTimeout => "Endpoint request timed out",
-            GatewayError::Throttled => "Too Many Requests",
+            GatewayError::Throttled | GatewayError::RateLimited(_) => "Too Many Requests",
             GatewayError::Internal => "Internal server error",
-            GatewayError::Forbidden => "Forbidden",
+            GatewayError::Forbidden | GatewayError::InvalidApiKey => "Forbidden",
+            GatewayError::QuotaExceeded => "Limit Exceeded",
         }
     }
 
@@ -194,9 +218,11 @@ impl GatewayError {
             GatewayError::RequestTimeout => "REQUEST_TIMEOUT",
             GatewayError::IntegrationFailure => "INTEGRATION_FAILURE",
             GatewayError::IntegrationTimeout => "INTEGRATION_TIMEOUT",
-            GatewayError::Throttled => "THROTTLED",
+            GatewayError::Throttled | GatewayError::RateLimited(_) => "THROTTLED",
             GatewayError::Internal => "DEFAULT_5XX",
             GatewayError::Forbidden => "ACCESS_DENIED",
+            GatewayError::QuotaExceeded => "QUOTA_EXCEEDED",
+            GatewayError::InvalidApiKey => "INVALID_API_KEY",
         }
     }
 
@@ -213,8 +239,9 @@ impl GatewayError {
             | GatewayError::IntegrationTimeout
             | GatewayError::BadGateway(_)
             | GatewayError::Internal => "InternalServerErrorException",
-            GatewayError::Throttled => "TooManyRequestsException",
-            GatewayError::Forbidden => "ForbiddenException",
+            GatewayError::Throttled | GatewayError::RateLimited(_) => "TooManyRequestsException",
+            GatewayError::Forbidden | GatewayError::InvalidApiKey => "ForbiddenException",
+            GatewayError::QuotaExceeded => "LimitExceededException",
         }
     }
 
@@ -230,6 +257,9 @@ impl GatewayError {
             X_AMZN_ERRORTYPE,
             HeaderValue::from_static(self.error_type()),
         );
+        if let GatewayError::RateLimited(secs) = self {
+            h.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if matches!(
             self,
             GatewayError::BadRequest(_)

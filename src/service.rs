@@ -96,6 +96,15 @@ async fn proxy(
     crate::checks::request(&req, &ex.snapshot.config.limits)?;
     let routed = route(&req, ex)?;
     crate::authz::authorize(&ex.ctx.identity, &routed.target, routed.index)?;
+    crate::throttle::admit(
+        &ex.snapshot.throttle,
+        &routed.target,
+        routed.index,
+        req.headers(),
+        &ex.ctx.identity,
+        &ex.ctx.metrics,
+    )
+    .await?;
     if let IntegrationTarget::Mock(m) = &routed.target.integrations[routed.index].target {
         return Ok(mock(m));
     }

@@ -400,6 +400,8 @@ pub(super) fn import_api(
                                         upstream_method: None,
                                         parameters: Vec::new(),
                                         mock: Some(mock.clone()),
+                                        throttle: None,
+                                        api_key_required: r.api_key_required,
                                     },
                                     None,
                                 ));
@@ -436,6 +438,8 @@ pub(super) fn import_api(
                             upstream_method: up.method.clone(),
                             parameters: parameters.clone(),
                             mock: None,
+                            throttle: None,
+                            api_key_required: r.api_key_required,
                         },
                         Some(up.clone()),
                     ));

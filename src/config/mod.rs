@@ -8,6 +8,7 @@ mod params;
 mod raw;
 mod rules;
 mod template;
+mod throttling;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -21,6 +22,10 @@ pub use params::{ContextVar, ParamMapping, ParamSource, ParamTarget};
 pub use rules::{RoutingMode, RoutingRule, glob_match};
 pub use template::{
     Integration, IntegrationTarget, MockResponse, PathPart, PathTemplate, Scheme, Segment,
+};
+pub use throttling::{
+    ClientMatch, DEFAULT_GATEWAY_BURST, DEFAULT_GATEWAY_RATE, DEFAULT_STORE_TIMEOUT, MAX_QUOTA,
+    MAX_THROTTLE, Period, Quota, RateLimitStore, StoreFailure, Throttle, Throttling, UsagePlan,
 };
 
 /// Default largest request body: API Gateway's 10 MiB payload limit.
@@ -75,6 +80,9 @@ pub struct Config {
     pub default_endpoint: Option<DefaultEndpoint>,
     /// The access log line's format (`[access_log] format`); the default line when unset.
     pub access_log_format: Option<std::sync::Arc<crate::access_format::AccessFormat>>,
+    /// Token buckets, usage plans and their store: `[throttling]`, `[usage_plan.*]`,
+    /// `[rate_limit]`.
+    pub throttling: Throttling,
     /// What loading found worth a warning: routes of API Gateway exports that are not served,
     /// and differences from AWS in those that are.
     pub warnings: Vec<String>,
@@ -258,7 +266,7 @@ pub struct Api {
 
 /// API Gateway response types a `[api.NAME.gateway_responses.TYPE]` table may name: those the
 /// gateway answers with, and the two fallbacks.
-pub const GATEWAY_RESPONSE_TYPES: [&str; 11] = [
+pub const GATEWAY_RESPONSE_TYPES: [&str; 13] = [
     "DEFAULT_4XX",
     "ACCESS_DENIED",
     "DEFAULT_5XX",
@@ -270,6 +278,8 @@ pub const GATEWAY_RESPONSE_TYPES: [&str; 11] = [
     "INTEGRATION_FAILURE",
     "INTEGRATION_TIMEOUT",
     "THROTTLED",
+    "QUOTA_EXCEEDED",
+    "INVALID_API_KEY",
 ];
 
 /// The default `execute-api` endpoint: TLS without a client certificate, every API at
@@ -302,6 +312,8 @@ pub struct Stage {
     pub variables: BTreeMap<String, String>,
     /// `integrations[i]` belongs to `routes[i]` of the API.
     pub integrations: Vec<Integration>,
+    /// The stage's token bucket, `[api.NAME.stages.STAGE.throttling]`.
+    pub throttle: Option<Throttle>,
 }
 
 /// A route: method and path template -> integration.
@@ -323,6 +335,10 @@ pub struct Route {
     pub parameters: Vec<ParamMapping>,
     /// The static response of a `mock` route (then `integration` is empty).
     pub mock: Option<std::sync::Arc<MockResponse>>,
+    /// The route's token bucket (one per stage), `throttling = { rate, burst }`.
+    pub throttle: Option<Throttle>,
+    /// Callers must send an API key of a usage plan covering the stage.
+    pub api_key_required: bool,
 }
 
 /// The method a route answers.
@@ -503,6 +519,11 @@ impl ErrorSink {
     pub fn millis(&mut self, key: impl Into<String>, value: Option<u64>) -> Option<Duration> {
         self.ranged(key, value, 1, MAX_DURATION_MS)
             .map(Duration::from_millis)
+    }
+
+    /// How many problems were recorded so far.
+    pub fn len(&self) -> usize {
+        self.errors.len()
     }
 
     /// True when nothing was recorded.

@@ -29,6 +29,13 @@ pub(crate) struct RawConfig {
     pub access_log: Option<RawAccessLog>,
     /// `[default_endpoint]`: API Gateway's default `execute-api` endpoint, for emulation.
     pub default_endpoint: Option<RawDefaultEndpoint>,
+    /// `[throttling]`: the gateway-wide token bucket.
+    pub throttling: Option<super::throttling::RawThrottle>,
+    /// `[usage_plan.NAME]`: API Gateway's usage plans.
+    #[serde(default)]
+    pub usage_plan: BTreeMap<String, super::throttling::RawUsagePlan>,
+    /// `[rate_limit]`: where buckets and quotas live.
+    pub rate_limit: Option<super::throttling::RawRateLimit>,
 }
 
 /// `[default_endpoint]` as written.
@@ -184,6 +191,8 @@ pub(crate) struct RawStage {
     /// Stage variables, substituted into integration URLs.
     #[serde(default)]
     pub variables: BTreeMap<String, String>,
+    /// `[api.NAME.stages.STAGE.throttling]`: the stage's token bucket.
+    pub throttling: Option<super::throttling::RawThrottle>,
 }
 
 /// One route of an API.
@@ -203,6 +212,10 @@ pub(crate) struct RawRoute {
     pub request_parameters: Option<BTreeMap<String, String>>,
     /// A static response instead of an integration (API Gateway's `mock`).
     pub mock: Option<RawMock>,
+    /// `throttling = { rate, burst }`: the route's token bucket (per stage).
+    pub throttling: Option<super::throttling::RawThrottle>,
+    /// Callers must send an API key of a usage plan in `x-api-key`.
+    pub api_key_required: Option<bool>,
 }
 
 /// A route's static response, as written.

@@ -91,7 +91,19 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         .default_endpoint
         .as_ref()
         .and_then(|d| default_endpoint(d, &domains, &mut sink));
+    let stage_exists = |api: &str, stage: &str| {
+        apis.get(api)
+            .is_some_and(|a: &Api| a.stages.contains_key(stage))
+    };
+    let throttling = super::throttling::throttling(
+        raw.throttling.as_ref(),
+        &raw.usage_plan,
+        raw.rate_limit.as_ref(),
+        &stage_exists,
+        &mut sink,
+    );
     sink.finish(Config {
+        throttling,
         forwarding,
         access_log_format,
         default_endpoint,
@@ -461,6 +473,13 @@ fn api_config(
             Stage {
                 variables: stage.variables.clone(),
                 integrations,
+                throttle: stage.throttling.as_ref().and_then(|t| {
+                    super::throttling::throttle(
+                        t,
+                        &format!("{key}.stages.{stage_name}.throttling"),
+                        sink,
+                    )
+                }),
             },
         );
     }
@@ -568,6 +587,10 @@ fn toml_routes(key: &str, raw: &RawApi, sink: &mut ErrorSink) -> Vec<Route> {
                         })
                         .ok(),
                 });
+        let throttle = r
+            .throttling
+            .as_ref()
+            .and_then(|t| super::throttling::throttle(t, &format!("{rkey}.throttling"), sink));
         if let (Some(method), Some(path)) = (method, path) {
             let parameters = request_parameters(r, &rkey, &path.params, sink);
             routes.push(Route {
@@ -579,6 +602,8 @@ fn toml_routes(key: &str, raw: &RawApi, sink: &mut ErrorSink) -> Vec<Route> {
                 upstream_method,
                 parameters,
                 mock,
+                throttle,
+                api_key_required: r.api_key_required.unwrap_or(false),
             });
         }
     }

@@ -226,6 +226,7 @@ mod tests {
             upstream: None,
             mock: None,
             authorization: None,
+            api_key_required: false,
             outcome,
             notes: vec![],
             resolved: vec![],

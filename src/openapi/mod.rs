@@ -146,6 +146,9 @@ pub struct ImportedRoute {
     pub mock: Option<MockSpec>,
     /// What AWS would check first (authorizer, API key, IAM), when anything.
     pub authorization: Option<String>,
+    /// An API key in `x-api-key` is all AWS checks: usage plans check it
+    /// (`api_key_required`).
+    pub api_key_required: bool,
     /// Servable, unsupported or error.
     pub outcome: Outcome,
     /// Differences from AWS worth knowing about a servable route.

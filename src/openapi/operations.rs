@@ -61,6 +61,9 @@ pub fn analyse(def: &Definition, ctx: &Context<'_>) -> Import {
         schemes: &schemes,
         validators: &validators,
         open_routes: ctx.open_routes,
+        api_key_in_header: !get("x-amazon-apigateway-api-key-source")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.eq_ignore_ascii_case("AUTHORIZER")),
     };
     let paths = match get("paths") {
         Some(Value::Object(p)) => p,
@@ -136,7 +139,13 @@ struct ApiWide<'a> {
     schemes: &'a BTreeMap<String, String>,
     validators: &'a Map<String, Value>,
     open_routes: &'a [String],
+    /// API keys come in `x-api-key` (`x-amazon-apigateway-api-key-source` HEADER, the default),
+    /// not from a Lambda authorizer.
+    api_key_in_header: bool,
 }
+
+/// How [`security_schemes`] describes an API key in `x-api-key`: the one check usage plans make.
+const API_KEY_CHECK: &str = "API key (`x-api-key`)";
 
 /// Findings while reading one operation.
 #[derive(Default)]
@@ -173,6 +182,7 @@ fn operation(
         upstream: None,
         mock: None,
         authorization: None,
+        api_key_required: false,
         outcome: Outcome::Servable,
         notes: Vec::new(),
         resolved: Vec::new(),
@@ -187,7 +197,8 @@ fn operation(
                 f.features.push(Feature::TraceMethod);
             }
             route.upstream = integration(&route, op, &pointer, &mut f);
-            route.authorization = authorization(&route, op, &pointer, api, &mut f);
+            (route.authorization, route.api_key_required) =
+                authorization(&route, op, &pointer, api, &mut f);
             validator(op, &pointer, api, &mut f);
         }
     }
@@ -694,24 +705,29 @@ fn security_schemes(def: &Definition) -> BTreeMap<String, String> {
     out
 }
 
-/// The check AWS makes before the integration, if any; an unopened one keeps the route closed.
+/// The check AWS makes before the integration, if any, and whether it is an API key alone
+/// (then usage plans make it: `api_key_required`); any other unopened check keeps the route
+/// closed.
 fn authorization(
     route: &ImportedRoute,
     op: &Map<String, Value>,
     pointer: &str,
     api: &ApiWide<'_>,
     f: &mut Findings,
-) -> Option<String> {
+) -> (Option<String>, bool) {
     let (security, at) = match op.get("security") {
         Some(s) => (s, format!("{pointer}/security")),
-        None => (api.security?, "/security".to_owned()),
+        None => match api.security {
+            Some(s) => (s, "/security".to_owned()),
+            None => return (None, false),
+        },
     };
     let Some(alternatives) = security.as_array() else {
         f.problem(
             at,
             format!("must be a list of requirements, not {}", kind_of(security)),
         );
-        return None;
+        return (None, false);
     };
     // An empty list, or an empty requirement among the alternatives, lets anyone through.
     if alternatives.is_empty()
@@ -719,7 +735,7 @@ fn authorization(
             .iter()
             .any(|a| a.as_object().is_some_and(Map::is_empty))
     {
-        return None;
+        return (None, false);
     }
     let mut checks = Vec::new();
     for (i, alt) in alternatives.iter().enumerate() {
@@ -733,20 +749,29 @@ fn authorization(
             }
         }
     }
+    let api_key_only = api.api_key_in_header && checks.iter().all(|c| c == API_KEY_CHECK);
     let check = checks.join(" and ");
     if check.is_empty() {
-        return None;
+        return (None, false);
     }
     if api.open_routes.iter().any(|o| *o == route.name()) {
         f.notes.push(format!(
             "opened in the configuration: served without the {check} check AWS makes"
         ));
+        return (Some(check), false);
+    }
+    if api_key_only {
+        f.notes.push(
+            "API key required: checked against the keys of the [usage_plan.*] tables covering \
+             the stage"
+                .to_owned(),
+        );
     } else {
         f.features.push(Feature::Authorization {
             check: check.clone(),
         });
     }
-    Some(check)
+    (Some(check), api_key_only)
 }
 
 /// The request validator AWS would apply: reported, not applied.
@@ -814,9 +839,12 @@ fn api_notes(def: &Definition) -> Vec<String> {
         );
     }
     if let Some(source) = get("x-amazon-apigateway-api-key-source").and_then(Value::as_str) {
-        notes.push(format!(
-            "API key source {source}: API keys are not checked (routes that need one are not served)"
-        ));
+        if source.eq_ignore_ascii_case("AUTHORIZER") {
+            notes.push(format!(
+                "API key source {source}: keys from a Lambda authorizer are not checked (routes \
+                 that need one are not served)"
+            ));
+        }
     }
     if get("x-amazon-apigateway-minimum-compression-size").is_some() {
         notes.push(
@@ -994,13 +1022,20 @@ mod tests {
             i.routes[0].authorization.as_deref(),
             Some("API key (`x-api-key`)")
         );
+        // An API key alone is what usage plans check: served, the key required.
+        assert_eq!(i.routes[0].outcome, Outcome::Servable);
+        assert!(i.routes[0].api_key_required);
+        let i = import(&text, &["GET /items/{id}".to_owned()]);
+        assert_eq!(i.routes[0].outcome, Outcome::Servable);
+        assert!(!i.routes[0].api_key_required);
+        assert!(i.routes[0].notes[0].contains("opened"));
+        // Keys from a Lambda authorizer are not checked: closed.
+        let text = format!("x-amazon-apigateway-api-key-source: AUTHORIZER\n{text}");
+        let i = import(&text, &[]);
         assert!(matches!(
             i.routes[0].outcome,
             Outcome::Unsupported(Feature::Authorization { .. })
         ));
-        let i = import(&text, &["GET /items/{id}".to_owned()]);
-        assert_eq!(i.routes[0].outcome, Outcome::Servable);
-        assert!(i.routes[0].notes[0].contains("opened"));
     }
 
     #[test]

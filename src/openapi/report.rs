@@ -235,6 +235,9 @@ pub fn to_toml(
                 let _ = writeln!(out, "[[api.{api}.routes]]");
                 let _ = writeln!(out, "method = {}", toml_string(method.as_str()));
                 let _ = writeln!(out, "path = {}", toml_string(&r.path));
+                if r.api_key_required {
+                    let _ = writeln!(out, "api_key_required = true");
+                }
                 if headers.is_empty() {
                     let _ = writeln!(out, "mock = {{ status = {} }}", m.status);
                 } else {
@@ -270,6 +273,9 @@ pub fn to_toml(
             }
             if let Some(m) = &up.method {
                 let _ = writeln!(out, "upstream_method = {}", toml_string(m.as_str()));
+            }
+            if r.api_key_required {
+                let _ = writeln!(out, "api_key_required = true");
             }
             if !up.parameters.is_empty() {
                 let pairs: Vec<String> = up

@@ -18,6 +18,7 @@ mod pool;
 mod properties;
 mod reload;
 mod routing;
+mod throttling;
 mod tls;
 mod truststore;
 mod upstream;

@@ -40,7 +40,8 @@ fn text_report_classifies_every_route_and_exits_1() {
         "  vpc link   ${stageVariables.vpcLinkId}",
         "servable     GET /health\n  mock       200",
         "unsupported  GET /reports: Lambda proxy integration: invokes Lambda function `ledger-reports`",
-        "unsupported  GET /admin: authorization: AWS serves it only after the API key (`x-api-key`) check",
+        "servable     GET /admin",
+        "  note       API key required: checked against the keys of the [usage_plan.*] tables covering the stage",
         "unsupported  GET /legacy: mapping templates",
         "servable     GET /renamed/{accountId}",
         "  mapping    integration.request.path.id <- method.request.path.accountId",
@@ -50,7 +51,7 @@ fn text_report_classifies_every_route_and_exits_1() {
     }
     assert_eq!(
         text.lines().last(),
-        Some("12 routes: 9 servable, 3 unsupported, 0 errors"),
+        Some("12 routes: 10 servable, 2 unsupported, 0 errors"),
         "{text}"
     );
     // Swagger 2.0 and JSON say the same, route for route.
@@ -162,7 +163,7 @@ fn json_report_parses_and_agrees_with_the_text() {
     assert_eq!(v["definition"], "Swagger 2.0 (JSON)");
     assert_eq!(
         v["summary"],
-        serde_json::json!({"routes": 12, "servable": 9, "unsupported": 3, "errors": 0})
+        serde_json::json!({"routes": 12, "servable": 10, "unsupported": 2, "errors": 0})
     );
     let routes = v["routes"].as_array().unwrap();
     let by = |name: &str| {
@@ -189,8 +190,8 @@ fn json_report_parses_and_agrees_with_the_text() {
         "${stageVariables.vpcLinkId}"
     );
     let admin = by("GET /admin");
-    assert_eq!(admin["status"], "unsupported");
-    assert_eq!(admin["feature"], "authorization");
+    // An API key alone is what usage plans check: served with `api_key_required`.
+    assert_eq!(admin["status"], "servable");
     assert_eq!(admin["authorization"], "API key (`x-api-key`)");
 }
 
@@ -249,9 +250,13 @@ async fn emitted_toml_serves_the_same_routes() {
     assert_eq!(out.code, Some(1), "{out:#?}");
     assert_eq!(
         out.stderr,
-        "12 routes: 9 servable, 3 unsupported, 0 errors\n"
+        "12 routes: 10 servable, 2 unsupported, 0 errors\n"
     );
     let toml = &out.stdout;
+    assert!(
+        toml.contains("path = \"/admin\"\nintegration = \"http://${stageVariables.backend}/ledger/admin\"\nupstream_method = \"GET\"\napi_key_required = true"),
+        "{toml}"
+    );
     assert!(toml.contains("[[api.ledger.routes]]"), "{toml}");
     assert!(
         toml.contains("path = \"/health\"\nmock = { status = 200 }"),

@@ -96,12 +96,16 @@ async fn every_export_format_serves_the_same_routes() {
         let got = send(&gw, &pki, "TRACE", "/files/a").await;
         assert_eq!(got.status, 403, "{name}: ANY is not every method: {got:?}");
 
-        // Routes not served: Lambda, API key, templates.
-        for path in ["/reports", "/admin", "/legacy"] {
+        // Routes not served: Lambda, templates.
+        for path in ["/reports", "/legacy"] {
             let got = send(&gw, &pki, "GET", path).await;
             assert_eq!(got.status, 403, "{name}: {path}: {got:?}");
             assert_eq!(got.body, gateway_body("Missing Authentication Token"));
         }
+        // The API key route is served with the key required: no usage plan, no key, 403.
+        let got = send(&gw, &pki, "GET", "/admin").await;
+        assert_eq!(got.status, 403, "{name}: {got:?}");
+        assert_eq!(got.body, gateway_body("Forbidden"));
         assert_eq!(
             ledger.seen().len(),
             before,
@@ -143,14 +147,20 @@ fn unserved_routes_are_warnings_at_load_never_silent() {
     let (snapshot, warnings) = portcullis::state::load(&config, 1).unwrap();
     let routes = &snapshot.config.apis["ledger"].routes;
     // GET, POST /accounts, GET /accounts/{id}, 6 of ANY /files, 7 of ANY /internal, GET /direct,
-    // GET /renamed/{accountId}, and the mocks GET /health and OPTIONS /files/{proxy+}.
-    assert_eq!(routes.len(), 20, "{routes:#?}");
+    // GET /renamed/{accountId}, GET /admin (API key required), and the mocks GET /health and
+    // OPTIONS /files/{proxy+}.
+    assert_eq!(routes.len(), 21, "{routes:#?}");
+    assert!(
+        routes
+            .iter()
+            .any(|r| r.path.raw == "/admin" && r.api_key_required),
+        "{routes:#?}"
+    );
     for (route, feature) in [
         (
             "GET /reports",
             "Lambda proxy integration: invokes Lambda function `ledger-reports`",
         ),
-        ("GET /admin", "authorization"),
         ("GET /legacy", "mapping templates"),
     ] {
         assert!(

@@ -76,6 +76,8 @@ fn router() -> portcullis::routing::ApiRouter {
         upstream_method: None,
         parameters: Vec::new(),
         mock: None,
+        throttle: None,
+        api_key_required: false,
     })
     .collect();
     let api = Api {
