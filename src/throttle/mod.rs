@@ -264,11 +264,6 @@ fn plan_for<'t>(
     }
 }
 
-/// The metric level of the bucket at position `i` of a request's buckets.
-fn level(levels: &[&'static str], i: usize) -> &'static str {
-    levels.get(i).copied().unwrap_or("gateway")
-}
-
 /// Admit a routed request, or refuse it: 403 for a missing or unknown API key, 429
 /// `THROTTLED` when a bucket that applies is empty, 429 `QUOTA_EXCEEDED` past the plan's
 /// quota. Nothing is taken from any bucket unless every one admits the request.
@@ -306,44 +301,42 @@ pub async fn admit(
             return Err(e.into());
         }
     };
-    let mut buckets: Vec<Arc<LocalBucket>> = Vec::with_capacity(4);
-    let mut levels: Vec<&'static str> = Vec::with_capacity(4);
-    buckets.push(t.gateway.clone());
-    levels.push("gateway");
+    // At most four buckets apply (gateway, stage, route, plan): no allocation on the way.
+    let plan_bucket = plan.as_ref().and_then(|p| {
+        let limit = p.plan.plan.throttle?;
+        let scope = format!("plan:{}:{}", p.plan.name, p.who);
+        Some(t.runtime.plan_bucket(store_key(&scope, limit), limit))
+    });
+    let mut applies = Applies::new(&t.gateway);
     if let Some(b) = &limits.stage {
-        buckets.push(b.clone());
-        levels.push("stage");
+        applies.push(b, "stage");
     }
     if let Some(Some(b)) = limits.routes.get(route) {
-        buckets.push(b.clone());
-        levels.push("route");
+        applies.push(b, "route");
     }
-    let mut quota = None;
-    if let Some(p) = &plan {
-        if let Some(limit) = p.plan.plan.throttle {
-            let scope = format!("plan:{}:{}", p.plan.name, p.who);
-            buckets.push(t.runtime.plan_bucket(store_key(&scope, limit), limit));
-            levels.push("plan");
-        }
-        if let Some(q) = p.plan.plan.quota {
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            let (start, end) = period_bounds(q.period, now);
-            quota = Some((
-                QuotaCheck {
-                    key: format!("portcullis:quota:{}:{}:{start}", p.plan.name, p.who),
-                    limit: q.limit,
-                    expires_at: end,
-                },
-                start,
-            ));
-        }
+    if let Some(b) = &plan_bucket {
+        applies.push(b, "plan");
     }
+    let quota = plan.as_ref().and_then(|p| {
+        let q = p.plan.plan.quota?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let (start, end) = period_bounds(q.period, now);
+        let counter = format!("{}:{}", p.plan.name, p.who);
+        Some(Quota {
+            check: QuotaCheck {
+                key: format!("portcullis:quota:{counter}:{start}"),
+                limit: q.limit,
+                expires_at: end,
+            },
+            local: t.runtime.quota(&counter),
+            start,
+        })
+    });
     let plan_name = plan.as_ref().map_or("", |p| &*p.plan.name);
-    let verdict = decide(t, &buckets, quota.as_ref(), metrics).await;
-    match verdict {
+    match decide(t, applies.buckets(), quota.as_ref(), metrics).await {
         Verdict::Admitted => Ok(()),
         Verdict::Throttled { index, wait } => {
-            count(plan_name, level(&levels, index), "throttled");
+            count(plan_name, applies.level(index), "throttled");
             Err(Refused::Throttled { retry_after: wait }.into())
         }
         Verdict::QuotaExceeded => {
@@ -353,59 +346,97 @@ pub async fn admit(
     }
 }
 
+/// The buckets that apply to one request, with their metric levels, gateway first.
+struct Applies<'b> {
+    buckets: [&'b LocalBucket; 4],
+    levels: [&'static str; 4],
+    len: usize,
+}
+
+impl<'b> Applies<'b> {
+    fn new(gateway: &'b LocalBucket) -> Self {
+        Applies {
+            buckets: [gateway; 4],
+            levels: ["gateway"; 4],
+            len: 1,
+        }
+    }
+
+    fn push(&mut self, b: &'b LocalBucket, level: &'static str) {
+        if self.len < self.buckets.len() {
+            self.buckets[self.len] = b;
+            self.levels[self.len] = level;
+            self.len += 1;
+        }
+    }
+
+    fn buckets(&self) -> &[&'b LocalBucket] {
+        &self.buckets[..self.len]
+    }
+
+    /// The level of bucket `i`; past the end, the store that refused for want of an answer.
+    fn level(&self, i: usize) -> &'static str {
+        self.levels[..self.len].get(i).copied().unwrap_or("store")
+    }
+}
+
+/// A request's quota: the shared store's counter, and this process's.
+struct Quota {
+    check: QuotaCheck,
+    local: Arc<LocalQuota>,
+    start: i64,
+}
+
 /// The verdict of the store when there is one and it answers; else of this process's buckets
 /// (or a refusal when `store_failure = "deny"`).
 async fn decide(
     t: &Throttler,
-    buckets: &[Arc<LocalBucket>],
-    quota: Option<&(QuotaCheck, i64)>,
+    buckets: &[&LocalBucket],
+    quota: Option<&Quota>,
     metrics: &Metrics,
 ) -> Verdict {
     if let Some((store, failure)) = &t.store {
-        let keyed: Vec<(&str, Throttle)> = buckets
-            .iter()
-            .map(|b| (b.store_key.as_str(), b.limit))
-            .collect();
-        match store.admit(&keyed, quota.map(|(q, _)| q)).await {
+        let mut keyed: [(&str, Throttle); 4] = [("", Throttle::default()); 4];
+        for (slot, b) in keyed.iter_mut().zip(buckets) {
+            *slot = (b.store_key.as_str(), b.limit);
+        }
+        let keyed = &keyed[..buckets.len().min(4)];
+        match store.admit(keyed, quota.map(|q| &q.check)).await {
             Ok(v) => return v,
             Err(_) => {
                 metrics.rate_limit_store_failures.inc();
                 if *failure == StoreFailure::Deny {
                     return Verdict::Throttled {
-                        index: 0,
+                        index: usize::MAX,
                         wait: STORE_RETRY_AFTER.as_secs().max(1) as u32,
                     };
                 }
             }
         }
     }
-    let local_quota = quota.map(|(q, start)| (t.runtime.quota(&q.key), q.limit, *start));
-    decide_locally(buckets, local_quota.as_ref())
+    decide_locally(buckets, quota)
 }
 
-/// Check every bucket and the quota under their locks (always taken in the same order), then
-/// take from all, or from none.
-fn decide_locally(
-    buckets: &[Arc<LocalBucket>],
-    quota: Option<&(Arc<LocalQuota>, u64, i64)>,
-) -> Verdict {
+/// Check every bucket and the quota under their locks (always taken in the same order, the
+/// gateway's first), then take from all, or from none.
+fn decide_locally(buckets: &[&LocalBucket], quota: Option<&Quota>) -> Verdict {
     let now = Instant::now();
-    let mut guards = Vec::with_capacity(buckets.len());
-    for (index, b) in buckets.iter().enumerate() {
+    let mut guards: [Option<bucket::BucketGuard<'_>>; 4] = [None, None, None, None];
+    for (index, (slot, b)) in guards.iter_mut().zip(buckets).enumerate() {
         let g = b.lock(now);
         if let Some(wait) = g.wait() {
             return Verdict::Throttled { index, wait };
         }
-        guards.push(g);
+        *slot = Some(g);
     }
-    if let Some((q, limit, start)) = quota {
-        let mut g = q.lock(*start);
-        if !g.allows(*limit) {
+    if let Some(q) = quota {
+        let mut g = q.local.lock(q.start);
+        if !g.allows(q.check.limit) {
             return Verdict::QuotaExceeded;
         }
         g.count();
     }
-    for g in &mut guards {
+    for g in guards.iter_mut().flatten() {
         g.take();
     }
     Verdict::Admitted
