@@ -70,7 +70,7 @@ log "building the load generator (cargo build --release --locked --benches)"
 LOADGEN=$(cargo build --release --locked --benches --message-format=json 2>/dev/null |
     grep -o '"executable":"[^"]*/deps/loadgen-[^"]*"' | tail -n 1 | sed 's/^"executable":"//; s/"$//')
 [[ -n $LOADGEN && -x $LOADGEN ]] || die "could not find the loadgen bench binary"
-PORTCULLIS_BIN=$ROOT/target/release/portcullis
+PORTCULLIS_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/portcullis
 if [[ " $PROXIES " == *" portcullis "* ]]; then
     [[ -x $PORTCULLIS_BIN ]] || die "$PORTCULLIS_BIN not built"
 fi

@@ -154,6 +154,7 @@ pub fn to_json(import: &Import, file: &str, stage: Option<&str>) -> serde_json::
                 "status": r.outcome.label(),
                 "notes": r.notes,
                 "authorization": r.authorization,
+                "api_key_required": r.api_key_required,
             });
             if let Some(up) = &r.upstream {
                 v["upstream"] = json!({

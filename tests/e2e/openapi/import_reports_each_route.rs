@@ -193,6 +193,7 @@ fn json_report_parses_and_agrees_with_the_text() {
     // An API key alone is what usage plans check: served with `api_key_required`.
     assert_eq!(admin["status"], "servable");
     assert_eq!(admin["authorization"], "API key (`x-api-key`)");
+    assert_eq!(admin["api_key_required"], true);
 }
 
 #[test]

@@ -40,8 +40,13 @@ async fn killing_redis_mid_run_loses_no_request() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Kill Redis once some requests went through it, while the rest are still to come.
+    assert!(
+        eventually(|| up.seen().len() >= 20).await,
+        "no traffic before the kill"
+    );
     redis.kill();
+    let at_kill = up.seen().len();
     let mut all = Vec::new();
     for c in clients {
         all.extend(
@@ -58,6 +63,10 @@ async fn killing_redis_mid_run_loses_no_request() {
         "requests lost or refused while Redis died: {bad:?}"
     );
     assert_eq!(up.seen().len(), 160);
+    assert!(
+        at_kill < 160,
+        "every request was answered before Redis died"
+    );
     let m = gw.metrics().await;
     assert!(
         metric_sum(&m, "portcullis_rate_limit_store_failures_total", &[]) >= 1.0,
