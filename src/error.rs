@@ -67,6 +67,18 @@ pub enum Refused {
     /// An imported route AWS serves only after a check Portcullis cannot make.
     #[error("route closed: AWS makes a {0:?} check first")]
     Closed(crate::openapi::AwsCheck),
+    /// A token bucket that applies is empty.
+    #[error("throttled: retry after {retry_after} s")]
+    Throttled {
+        /// Whole seconds until the bucket has a token.
+        retry_after: u32,
+    },
+    /// The usage plan's quota for the period is used up.
+    #[error("usage plan quota exceeded")]
+    QuotaExceeded,
+    /// The route needs an API key: none was sent, or not one of a plan covering the stage.
+    #[error("missing or unknown API key")]
+    InvalidApiKey,
 }
 
 /// Why the gateway answered a request itself, by side.
@@ -123,6 +135,9 @@ impl RequestError {
                 Refused::Closed(AwsCheck::Authorizer) => GatewayError::Unauthorized,
                 Refused::Closed(AwsCheck::Iam) => GatewayError::MissingAuthenticationToken,
                 Refused::Closed(AwsCheck::ApiKey) => GatewayError::InvalidApiKey,
+                Refused::Throttled { retry_after } => GatewayError::RateLimited(retry_after),
+                Refused::QuotaExceeded => GatewayError::QuotaExceeded,
+                Refused::InvalidApiKey => GatewayError::InvalidApiKey,
             },
             RequestError::Upstream(e) => match e {
                 SendError::AllBusy(_) => GatewayError::Throttled,
@@ -176,6 +191,10 @@ pub enum GatewayError {
         /// An explicit deny rule matched.
         explicit: bool,
     },
+    /// A token bucket is empty: retry after this many seconds.
+    RateLimited(u32),
+    /// A usage plan's quota is used up.
+    QuotaExceeded,
 }
 
 impl GatewayError {
@@ -192,7 +211,9 @@ impl GatewayError {
             GatewayError::IntegrationFailure | GatewayError::IntegrationTimeout => {
                 StatusCode::GATEWAY_TIMEOUT
             }
-            GatewayError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::Throttled
+            | GatewayError::RateLimited(_)
+            | GatewayError::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             GatewayError::Forbidden
             | GatewayError::InvalidApiKey
@@ -213,7 +234,7 @@ impl GatewayError {
             GatewayError::RequestTimeout => "Request Timeout",
             GatewayError::IntegrationFailure => "Network error communicating with endpoint",
             GatewayError::IntegrationTimeout => "Endpoint request timed out",
-            GatewayError::Throttled => "Too Many Requests",
+            GatewayError::Throttled | GatewayError::RateLimited(_) => "Too Many Requests",
             GatewayError::Internal => "Internal server error",
             GatewayError::Forbidden | GatewayError::InvalidApiKey => "Forbidden",
             GatewayError::Unauthorized => "Unauthorized",
@@ -223,6 +244,7 @@ impl GatewayError {
             GatewayError::AccessDenied { explicit: false } => {
                 "User is not authorized to access this resource"
             }
+            GatewayError::QuotaExceeded => "Limit Exceeded",
         }
     }
 
@@ -238,11 +260,12 @@ impl GatewayError {
             GatewayError::RequestTimeout => "REQUEST_TIMEOUT",
             GatewayError::IntegrationFailure => "INTEGRATION_FAILURE",
             GatewayError::IntegrationTimeout => "INTEGRATION_TIMEOUT",
-            GatewayError::Throttled => "THROTTLED",
+            GatewayError::Throttled | GatewayError::RateLimited(_) => "THROTTLED",
             GatewayError::Internal => "DEFAULT_5XX",
             GatewayError::Unauthorized => "UNAUTHORIZED",
             GatewayError::InvalidApiKey => "INVALID_API_KEY",
             GatewayError::Forbidden | GatewayError::AccessDenied { .. } => "ACCESS_DENIED",
+            GatewayError::QuotaExceeded => "QUOTA_EXCEEDED",
         }
     }
 
@@ -259,10 +282,11 @@ impl GatewayError {
             | GatewayError::IntegrationTimeout
             | GatewayError::BadGateway(_)
             | GatewayError::Internal => "InternalServerErrorException",
-            GatewayError::Throttled => "TooManyRequestsException",
             GatewayError::Forbidden | GatewayError::InvalidApiKey => "ForbiddenException",
             GatewayError::Unauthorized => "UnauthorizedException",
             GatewayError::AccessDenied { .. } => "AccessDeniedException",
+            GatewayError::Throttled | GatewayError::RateLimited(_) => "TooManyRequestsException",
+            GatewayError::QuotaExceeded => "LimitExceededException",
         }
     }
 
@@ -278,6 +302,9 @@ impl GatewayError {
             X_AMZN_ERRORTYPE,
             HeaderValue::from_static(self.error_type()),
         );
+        if let GatewayError::RateLimited(secs) = self {
+            h.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if matches!(
             self,
             GatewayError::BadRequest(_)

@@ -28,6 +28,7 @@ pub mod service;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
+pub mod throttle;
 pub mod tls;
 pub mod tools;
 pub mod upstream;

@@ -66,6 +66,23 @@ pub struct GatewayErrorLabels {
     pub r#type: &'static str,
 }
 
+/// Labels of a request refused by throttling or a usage plan.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ThrottleLabels {
+    /// API.
+    pub api: Arc<str>,
+    /// Stage.
+    pub stage: Arc<str>,
+    /// Route such as `GET /inventory`.
+    pub route: Arc<str>,
+    /// Usage plan, empty when none applies.
+    pub plan: Arc<str>,
+    /// The bucket that was empty: `gateway`, `stage`, `route` or `plan`.
+    pub level: &'static str,
+    /// `throttled`, `quota_exceeded` or `api_key`.
+    pub reason: &'static str,
+}
+
 /// Labels of a handshake failure.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FailureLabels {
@@ -134,6 +151,10 @@ pub struct Metrics {
     pub generation: Gauge,
     /// Connections closed because their client no longer passed the domain's trust.
     pub trust_closures: Family<TrustClosureLabels, Counter>,
+    /// Requests refused by throttling, quotas or API keys, by stage, route and plan.
+    pub throttled: Family<ThrottleLabels, Counter>,
+    /// Calls to the shared rate-limit store that failed (the request was decided locally).
+    pub rate_limit_store_failures: Counter,
 }
 
 fn latency_histogram() -> Histogram {
@@ -166,6 +187,8 @@ impl Metrics {
             reloads: Family::default(),
             generation: Gauge::default(),
             trust_closures: Family::default(),
+            throttled: Family::default(),
+            rate_limit_store_failures: Counter::default(),
             registry: Registry::default(),
         };
         registry.register("requests", "Requests answered", m.requests.clone());
@@ -230,6 +253,16 @@ impl Metrics {
             "Connections closed after their current request because the client's certificate \
              no longer passed the domain's trust (reload) or expired",
             m.trust_closures.clone(),
+        );
+        registry.register(
+            "throttled_requests",
+            "Requests refused by a token bucket, a usage plan quota or an API key check",
+            m.throttled.clone(),
+        );
+        registry.register(
+            "rate_limit_store_failures",
+            "Calls to the shared rate-limit store that failed or timed out",
+            m.rate_limit_store_failures.clone(),
         );
         Metrics { registry, ..m }
     }

@@ -171,7 +171,7 @@ impl Reloader {
     }
 
     /// Reload when the configuration file or any file it names changes (checked every
-    /// [`WATCH_INTERVAL`]): certificates, keys, truststores, CRLs, upstream CA bundles.
+    /// [`WATCH_INTERVAL`]): certificates, keys, truststores, CRLs, upstream CA bundles, API keys.
     pub async fn watch_files(self) {
         let mut tick = tokio::time::interval(WATCH_INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -209,6 +209,9 @@ impl Reloader {
         }
         for a in config.apis.values() {
             files.extend(a.openapi.iter().cloned());
+        }
+        for p in config.throttling.plans.values() {
+            files.extend(p.api_keys_file.iter().cloned());
         }
         for u in config.upstreams.values() {
             files.extend(u.tls_ca.iter().cloned());

@@ -97,6 +97,15 @@ async fn proxy(
     let routed = route(&req, ex)?;
     let domain_rules = ex.domain.authorization.as_ref();
     crate::authz::authorize(&ex.ctx.identity, domain_rules, &routed.target, routed.index)?;
+    crate::throttle::admit(
+        &ex.snapshot.throttle,
+        &routed.target,
+        routed.index,
+        req.headers(),
+        &ex.ctx.identity,
+        &ex.ctx.metrics,
+    )
+    .await?;
     if let IntegrationTarget::Mock(m) = &routed.target.integrations[routed.index].target {
         return Ok(mock(m));
     }

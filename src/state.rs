@@ -74,6 +74,8 @@ pub struct Snapshot {
     pub upstreams: Upstreams,
     /// Some route maps `context.identity.clientCert.clientCertPem`: connections keep the leaf.
     pub forwards_client_pem: bool,
+    /// Token buckets, usage plans and quotas.
+    pub throttle: crate::throttle::Throttler,
 }
 
 /// The current snapshot, swapped atomically.
@@ -92,6 +94,17 @@ impl Snapshot {
         config: Config,
         generation: u64,
         runtime: Arc<PoolRuntime>,
+    ) -> Result<(Snapshot, Vec<String>), ConfigErrors> {
+        Self::build_with_runtimes(config, generation, runtime, Arc::default())
+    }
+
+    /// Like [`Snapshot::build_with`], the token buckets and quotas also handed on from
+    /// `throttle` (a bucket whose settings stay keeps its level).
+    pub fn build_with_runtimes(
+        config: Config,
+        generation: u64,
+        runtime: Arc<PoolRuntime>,
+        throttle: Arc<crate::throttle::ThrottleRuntime>,
     ) -> Result<(Snapshot, Vec<String>), ConfigErrors> {
         let mut sink = ErrorSink::new(&config.source);
         let mut warnings = config.warnings.clone();
@@ -145,6 +158,7 @@ impl Snapshot {
             }
         }
         let upstreams = Upstreams::build(&config, runtime, &mut sink);
+        let throttle = crate::throttle::Throttler::build(&config, throttle, &mut sink);
         let forwards_client_pem = config
             .apis
             .values()
@@ -154,6 +168,7 @@ impl Snapshot {
                 m.source == crate::config::ParamSource::Context(crate::config::ContextVar::CertPem)
             });
         let snapshot = Snapshot {
+            throttle,
             forwards_client_pem,
             generation,
             config: Arc::new(config),
@@ -193,9 +208,10 @@ pub fn load_next(
     current: &Snapshot,
 ) -> Result<(Snapshot, Vec<String>), ConfigErrors> {
     let config = crate::config::load(path)?;
-    Snapshot::build_with(
+    Snapshot::build_with_runtimes(
         config,
         current.generation + 1,
         current.upstreams.runtime.clone(),
+        current.throttle.runtime().clone(),
     )
 }

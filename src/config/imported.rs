@@ -424,6 +424,8 @@ pub(super) fn import_api(
                                         mock: Some(mock.clone()),
                                         closed: r.closed,
                                         authorization: authorization.clone(),
+                                        throttle: None,
+                                        api_key_required: r.api_key_required,
                                     },
                                     None,
                                 ));
@@ -462,6 +464,8 @@ pub(super) fn import_api(
                             mock: None,
                             closed: r.closed,
                             authorization: authorization.clone(),
+                            throttle: None,
+                            api_key_required: r.api_key_required,
                         },
                         Some(up.clone()),
                     ));

@@ -9,6 +9,7 @@ mod params;
 mod raw;
 mod rules;
 mod template;
+mod throttling;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,10 @@ pub use params::{ContextVar, ParamMapping, ParamSource, ParamTarget};
 pub use rules::{RoutingMode, RoutingRule, glob_match};
 pub use template::{
     Integration, IntegrationTarget, MockResponse, PathPart, PathTemplate, Scheme, Segment,
+};
+pub use throttling::{
+    ClientMatch, DEFAULT_GATEWAY_BURST, DEFAULT_GATEWAY_RATE, DEFAULT_STORE_TIMEOUT, MAX_QUOTA,
+    MAX_THROTTLE, Period, Quota, RateLimitStore, StoreFailure, Throttle, Throttling, UsagePlan,
 };
 
 /// Default largest request body: API Gateway's 10 MiB payload limit.
@@ -79,6 +84,9 @@ pub struct Config {
     pub access_log_format: Option<std::sync::Arc<crate::access_format::AccessFormat>>,
     /// Authorization rule sets by name, `[authorization.NAME]`.
     pub authorization: BTreeMap<String, std::sync::Arc<RuleSet>>,
+    /// Token buckets, usage plans and their store: `[throttling]`, `[usage_plan.*]`,
+    /// `[rate_limit]`.
+    pub throttling: Throttling,
     /// What loading found worth a warning: routes of API Gateway exports that are not served,
     /// and differences from AWS in those that are.
     pub warnings: Vec<String>,
@@ -264,7 +272,7 @@ pub struct Api {
 
 /// API Gateway response types a `[api.NAME.gateway_responses.TYPE]` table may name: those the
 /// gateway answers with, and the two fallbacks.
-pub const GATEWAY_RESPONSE_TYPES: [&str; 13] = [
+pub const GATEWAY_RESPONSE_TYPES: [&str; 14] = [
     "DEFAULT_4XX",
     "ACCESS_DENIED",
     "DEFAULT_5XX",
@@ -277,6 +285,7 @@ pub const GATEWAY_RESPONSE_TYPES: [&str; 13] = [
     "INTEGRATION_TIMEOUT",
     "THROTTLED",
     "UNAUTHORIZED",
+    "QUOTA_EXCEEDED",
     "INVALID_API_KEY",
 ];
 
@@ -312,6 +321,8 @@ pub struct Stage {
     pub integrations: Vec<Integration>,
     /// Who may call the stage's routes, unless a route names its own rule set.
     pub authorization: Option<std::sync::Arc<RuleSet>>,
+    /// The stage's token bucket, `[api.NAME.stages.STAGE.throttling]`.
+    pub throttle: Option<Throttle>,
 }
 
 /// A route: method and path template -> integration.
@@ -337,6 +348,10 @@ pub struct Route {
     pub closed: Option<crate::openapi::AwsCheck>,
     /// Who may call the route: its own rule set, before the stage's and the domain's.
     pub authorization: Option<std::sync::Arc<RuleSet>>,
+    /// The route's token bucket (one per stage), `throttling = { rate, burst }`.
+    pub throttle: Option<Throttle>,
+    /// Callers must send an API key of a usage plan covering the stage.
+    pub api_key_required: bool,
 }
 
 /// The method a route answers.
@@ -520,6 +535,7 @@ impl ErrorSink {
     }
 
     /// How many problems were recorded.
+    /// How many problems were recorded so far.
     pub fn len(&self) -> usize {
         self.errors.len()
     }

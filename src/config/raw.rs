@@ -32,6 +32,13 @@ pub(crate) struct RawConfig {
     /// `[authorization.NAME]`: rule sets on the client certificate.
     #[serde(default)]
     pub authorization: BTreeMap<String, super::authorization::RawRuleSet>,
+    /// `[throttling]`: the gateway-wide token bucket.
+    pub throttling: Option<super::throttling::RawThrottle>,
+    /// `[usage_plan.NAME]`: API Gateway's usage plans.
+    #[serde(default)]
+    pub usage_plan: BTreeMap<String, super::throttling::RawUsagePlan>,
+    /// `[rate_limit]`: where buckets and quotas live.
+    pub rate_limit: Option<super::throttling::RawRateLimit>,
 }
 
 /// `[default_endpoint]` as written.
@@ -191,6 +198,8 @@ pub(crate) struct RawStage {
     pub variables: BTreeMap<String, String>,
     /// Name of an `[authorization.NAME]` rule set for the stage's routes.
     pub authorization: Option<String>,
+    /// `[api.NAME.stages.STAGE.throttling]`: the stage's token bucket.
+    pub throttling: Option<super::throttling::RawThrottle>,
 }
 
 /// One route of an API.
@@ -216,6 +225,10 @@ pub(crate) struct RawRoute {
     pub closed: Option<String>,
     /// Name of an `[authorization.NAME]` rule set for this route.
     pub authorization: Option<String>,
+    /// `throttling = { rate, burst }`: the route's token bucket (per stage).
+    pub throttling: Option<super::throttling::RawThrottle>,
+    /// Callers must send an API key of a usage plan in `x-api-key`.
+    pub api_key_required: Option<bool>,
 }
 
 /// A route's static response, as written.

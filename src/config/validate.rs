@@ -92,8 +92,20 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         .default_endpoint
         .as_ref()
         .and_then(|d| default_endpoint(d, &domains, &mut sink));
+    let stage_exists = |api: &str, stage: &str| {
+        apis.get(api)
+            .is_some_and(|a: &Api| a.stages.contains_key(stage))
+    };
+    let throttling = super::throttling::throttling(
+        raw.throttling.as_ref(),
+        &raw.usage_plan,
+        raw.rate_limit.as_ref(),
+        &stage_exists,
+        &mut sink,
+    );
     sink.finish(Config {
         authorization,
+        throttling,
         forwarding,
         access_log_format,
         default_endpoint,
@@ -472,6 +484,13 @@ fn api_config(
                 variables: stage.variables.clone(),
                 integrations,
                 authorization,
+                throttle: stage.throttling.as_ref().and_then(|t| {
+                    super::throttling::throttle(
+                        t,
+                        &format!("{key}.stages.{stage_name}.throttling"),
+                        sink,
+                    )
+                }),
             },
         );
     }
@@ -589,6 +608,10 @@ fn toml_routes(
                 .map_err(|e| sink.push(format!("{rkey}.closed"), e))
                 .ok()
         });
+        let throttle = r
+            .throttling
+            .as_ref()
+            .and_then(|t| super::throttling::throttle(t, &format!("{rkey}.throttling"), sink));
         if let (Some(method), Some(path)) = (method, path) {
             let parameters = request_parameters(r, &rkey, &path.params, sink);
             let authz_key = format!("{rkey}.authorization");
@@ -605,6 +628,8 @@ fn toml_routes(
                 parameters,
                 mock,
                 closed,
+                throttle,
+                api_key_required: r.api_key_required.unwrap_or(false),
             });
         }
     }

@@ -214,6 +214,7 @@ mod tests {
             mock: None,
             authorization: None,
             closed: None,
+            api_key_required: false,
             outcome,
             notes: vec![],
             resolved: vec![],

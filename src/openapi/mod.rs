@@ -190,6 +190,9 @@ pub struct ImportedRoute {
     /// The check that keeps the route closed: AWS makes it, Portcullis cannot, and the
     /// configuration does not open the route. The first check AWS makes decides the answer.
     pub closed: Option<AwsCheck>,
+    /// An API key in `x-api-key` is all AWS checks: usage plans check it
+    /// (`api_key_required`).
+    pub api_key_required: bool,
     /// Servable, unsupported or error.
     pub outcome: Outcome,
     /// Differences from AWS worth knowing about a servable route.

@@ -61,6 +61,9 @@ pub fn analyse(def: &Definition, ctx: &Context<'_>) -> Import {
         schemes: &schemes,
         validators: &validators,
         open_routes: ctx.open_routes,
+        api_key_in_header: !get("x-amazon-apigateway-api-key-source")
+            .and_then(Value::as_str)
+            .is_some_and(|s| s.eq_ignore_ascii_case("AUTHORIZER")),
     };
     let paths = match get("paths") {
         Some(Value::Object(p)) => p,
@@ -136,6 +139,22 @@ struct ApiWide<'a> {
     schemes: &'a BTreeMap<String, (String, AwsCheck)>,
     validators: &'a Map<String, Value>,
     open_routes: &'a [String],
+    /// API keys come in `x-api-key` (`x-amazon-apigateway-api-key-source` HEADER, the default),
+    /// not from a Lambda authorizer.
+    api_key_in_header: bool,
+}
+
+/// How [`security_schemes`] describes an API key in `x-api-key`: the one check usage plans make.
+const API_KEY_CHECK: &str = "API key (`x-api-key`)";
+
+/// What guards a route on AWS, and what Portcullis makes of it.
+struct Guard {
+    /// The checks, described.
+    check: String,
+    /// The check that keeps it closed, if any.
+    closed: Option<AwsCheck>,
+    /// An API key alone, made by usage plans.
+    api_key_required: bool,
 }
 
 /// Findings while reading one operation.
@@ -174,6 +193,7 @@ fn operation(
         mock: None,
         authorization: None,
         closed: None,
+        api_key_required: false,
         outcome: Outcome::Servable,
         notes: Vec::new(),
         resolved: Vec::new(),
@@ -188,9 +208,10 @@ fn operation(
                 f.features.push(Feature::TraceMethod);
             }
             route.upstream = integration(&route, op, &pointer, &mut f);
-            if let Some((check, closed)) = authorization(&route, op, &pointer, api, &mut f) {
-                route.authorization = Some(check);
-                route.closed = closed;
+            if let Some(g) = authorization(&route, op, &pointer, api, &mut f) {
+                route.authorization = Some(g.check);
+                route.closed = g.closed;
+                route.api_key_required = g.api_key_required;
             }
             validator(op, &pointer, api, &mut f);
         }
@@ -703,15 +724,16 @@ fn security_schemes(def: &Definition) -> BTreeMap<String, (String, AwsCheck)> {
     out
 }
 
-/// The check AWS makes before the integration, if any, and whether it keeps the route closed
-/// (it does unless the configuration opens the route).
+/// The check AWS makes before the integration, if any: an API key alone is made by usage
+/// plans (`api_key_required`); any other check keeps the route closed unless the
+/// configuration opens it.
 fn authorization(
     route: &ImportedRoute,
     op: &Map<String, Value>,
     pointer: &str,
     api: &ApiWide<'_>,
     f: &mut Findings,
-) -> Option<(String, Option<AwsCheck>)> {
+) -> Option<Guard> {
     let (security, at) = match op.get("security") {
         Some(s) => (s, format!("{pointer}/security")),
         None => (api.security?, "/security".to_owned()),
@@ -748,6 +770,7 @@ fn authorization(
             }
         }
     }
+    let api_key_only = api.api_key_in_header && checks.iter().all(|c| c == API_KEY_CHECK);
     let check = checks.join(" and ");
     if check.is_empty() {
         return None;
@@ -756,7 +779,23 @@ fn authorization(
         f.notes.push(format!(
             "opened in the configuration: served without the {check} check AWS makes"
         ));
-        return Some((check, None));
+        return Some(Guard {
+            check,
+            closed: None,
+            api_key_required: false,
+        });
+    }
+    if api_key_only {
+        f.notes.push(
+            "API key required: checked against the keys of the [usage_plan.*] tables covering \
+             the stage"
+                .to_owned(),
+        );
+        return Some(Guard {
+            check,
+            closed: None,
+            api_key_required: true,
+        });
     }
     let closed = first.unwrap_or(AwsCheck::Authorizer);
     f.notes.push(format!(
@@ -766,7 +805,11 @@ fn authorization(
         closed.answer(),
         route.name()
     ));
-    Some((check, Some(closed)))
+    Some(Guard {
+        check,
+        closed: Some(closed),
+        api_key_required: false,
+    })
 }
 
 /// The request validator AWS would apply: reported, not applied.
@@ -834,9 +877,12 @@ fn api_notes(def: &Definition) -> Vec<String> {
         );
     }
     if let Some(source) = get("x-amazon-apigateway-api-key-source").and_then(Value::as_str) {
-        notes.push(format!(
-            "API key source {source}: API keys are not checked (routes that need one are not served)"
-        ));
+        if source.eq_ignore_ascii_case("AUTHORIZER") {
+            notes.push(format!(
+                "API key source {source}: keys from a Lambda authorizer are not checked (routes \
+                 that need one are not served)"
+            ));
+        }
     }
     if get("x-amazon-apigateway-minimum-compression-size").is_some() {
         notes.push(
@@ -1014,17 +1060,26 @@ mod tests {
             i.routes[0].authorization.as_deref(),
             Some("API key (`x-api-key`)")
         );
+        // An API key alone is what usage plans check: served, the key required.
+        assert_eq!(i.routes[0].outcome, Outcome::Servable);
+        assert!(i.routes[0].api_key_required);
+        assert_eq!(i.routes[0].closed, None);
+        let i = import(&text, &["GET /items/{id}".to_owned()]);
+        assert_eq!(i.routes[0].outcome, Outcome::Servable);
+        assert!(!i.routes[0].api_key_required);
+        assert_eq!(i.routes[0].closed, None);
+        assert!(i.routes[0].notes[0].contains("opened"));
+        // Keys from a Lambda authorizer are not checked here: served closed, 403 Forbidden.
+        let text = format!("x-amazon-apigateway-api-key-source: AUTHORIZER\n{text}");
+        let i = import(&text, &[]);
         assert_eq!(i.routes[0].outcome, Outcome::Servable);
         assert_eq!(i.routes[0].closed, Some(AwsCheck::ApiKey));
+        assert!(!i.routes[0].api_key_required);
         assert!(
             i.routes[0].notes[0].contains("served closed"),
             "{:?}",
             i.routes[0].notes
         );
-        let i = import(&text, &["GET /items/{id}".to_owned()]);
-        assert_eq!(i.routes[0].outcome, Outcome::Servable);
-        assert_eq!(i.routes[0].closed, None);
-        assert!(i.routes[0].notes[0].contains("opened"));
     }
 
     #[test]

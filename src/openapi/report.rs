@@ -158,6 +158,7 @@ pub fn to_json(import: &Import, file: &str, stage: Option<&str>) -> serde_json::
                 "notes": r.notes,
                 "authorization": r.authorization,
                 "closed": r.closed,
+                "api_key_required": r.api_key_required,
             });
             if let Some(up) = &r.upstream {
                 v["upstream"] = json!({
@@ -239,6 +240,9 @@ pub fn to_toml(
                 let _ = writeln!(out, "[[api.{api}.routes]]");
                 let _ = writeln!(out, "method = {}", toml_string(method.as_str()));
                 let _ = writeln!(out, "path = {}", toml_string(&r.path));
+                if r.api_key_required {
+                    let _ = writeln!(out, "api_key_required = true");
+                }
                 if headers.is_empty() {
                     let _ = writeln!(out, "mock = {{ status = {} }}", m.status);
                 } else {
@@ -280,6 +284,9 @@ pub fn to_toml(
             }
             if let Some(c) = r.closed {
                 let _ = writeln!(out, "closed = {}", toml_string(c.as_str()));
+            }
+            if r.api_key_required {
+                let _ = writeln!(out, "api_key_required = true");
             }
             if !up.parameters.is_empty() {
                 let pairs: Vec<String> = up

@@ -19,6 +19,7 @@ mod pool;
 mod properties;
 mod reload;
 mod routing;
+mod throttling;
 mod tls;
 mod truststore;
 mod upstream;

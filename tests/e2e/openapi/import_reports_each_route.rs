@@ -40,8 +40,8 @@ fn text_report_classifies_every_route_and_exits_1() {
         "  vpc link   ${stageVariables.vpcLinkId}",
         "servable     GET /health\n  mock       200",
         "unsupported  GET /reports: Lambda proxy integration: invokes Lambda function `ledger-reports`",
-        "servable     GET /admin\n  closed     403 Forbidden",
-        "served closed: AWS serves it only after the API key (`x-api-key`) check",
+        "servable     GET /admin",
+        "  note       API key required: checked against the keys of the [usage_plan.*] tables covering the stage",
         "servable     GET /audit\n  closed     401 Unauthorized",
         "Lambda authorizer `ledger_auth` (token, Lambda `ledger-auth`) check",
         "servable     GET /signed\n  closed     403 Missing Authentication Token",
@@ -193,9 +193,11 @@ fn json_report_parses_and_agrees_with_the_text() {
         "${stageVariables.vpcLinkId}"
     );
     let admin = by("GET /admin");
+    // An API key alone is what usage plans check: served with `api_key_required`.
     assert_eq!(admin["status"], "servable");
-    assert_eq!(admin["closed"], "api_key");
     assert_eq!(admin["authorization"], "API key (`x-api-key`)");
+    assert_eq!(admin["api_key_required"], true);
+    assert_eq!(admin["closed"], serde_json::Value::Null);
     assert_eq!(by("GET /audit")["closed"], "authorizer");
     assert_eq!(by("GET /signed")["closed"], "iam");
 }
@@ -258,6 +260,10 @@ async fn emitted_toml_serves_the_same_routes() {
         "14 routes: 12 servable, 2 unsupported, 0 errors\n"
     );
     let toml = &out.stdout;
+    assert!(
+        toml.contains("path = \"/admin\"\nintegration = \"http://${stageVariables.backend}/ledger/admin\"\nupstream_method = \"GET\"\napi_key_required = true"),
+        "{toml}"
+    );
     assert!(toml.contains("[[api.ledger.routes]]"), "{toml}");
     assert!(
         toml.contains("path = \"/health\"\nmock = { status = 200 }"),

@@ -112,6 +112,7 @@ async fn every_export_format_serves_the_same_routes() {
                 "Missing Authentication Token",
                 "MissingAuthenticationTokenException",
             ),
+            // The API key route is served with the key required: no usage plan, no key.
             ("/admin", 403, "Forbidden", "ForbiddenException"),
         ] {
             let got = send(&gw, &pki, "GET", path).await;
@@ -164,9 +165,15 @@ fn unserved_routes_are_warnings_at_load_never_silent() {
     let (snapshot, warnings) = portcullis::state::load(&config, 1).unwrap();
     let routes = &snapshot.config.apis["ledger"].routes;
     // GET, POST /accounts, GET /accounts/{id}, 6 of ANY /files, 7 of ANY /internal, GET /direct,
-    // GET /renamed/{accountId}, the mocks GET /health and OPTIONS /files/{proxy+}, and the
-    // closed GET /admin, GET /audit and GET /signed.
+    // GET /renamed/{accountId}, GET /admin (API key required), the mocks GET /health and
+    // OPTIONS /files/{proxy+}, and the closed GET /audit and GET /signed.
     assert_eq!(routes.len(), 23, "{routes:#?}");
+    assert!(
+        routes
+            .iter()
+            .any(|r| r.path.raw == "/admin" && r.api_key_required),
+        "{routes:#?}"
+    );
     for (route, feature) in [
         (
             "GET /reports",

@@ -78,6 +78,8 @@ fn router() -> portcullis::routing::ApiRouter {
         mock: None,
         closed: None,
         authorization: None,
+        throttle: None,
+        api_key_required: false,
     })
     .collect();
     let api = Api {

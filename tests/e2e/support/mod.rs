@@ -8,6 +8,7 @@ mod gateway;
 mod metrics;
 mod openssl;
 mod pki;
+mod redis;
 mod served;
 mod upstream;
 
@@ -19,6 +20,7 @@ pub use gateway::*;
 pub use metrics::*;
 pub use openssl::*;
 pub use pki::*;
+pub use redis::*;
 pub use served::*;
 pub use upstream::*;
 

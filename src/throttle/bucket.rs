@@ -1,0 +1,196 @@
+//! The process's own token buckets and quota counters, and the calendar periods quotas count in.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::config::{Period, Throttle};
+
+/// Longest `Retry-After` the gateway sends, in seconds (a bucket with rate 0 never refills).
+pub const MAX_RETRY_AFTER_SECS: u32 = 3600;
+
+/// A token bucket in this process.
+#[derive(Debug)]
+pub struct LocalBucket {
+    /// Its settings.
+    pub limit: Throttle,
+    /// Its name in the shared store (`gateway`, `stage:API/STAGE`, ...), settings included.
+    pub store_key: String,
+    state: Mutex<(f64, Instant)>,
+}
+
+impl LocalBucket {
+    /// A full bucket.
+    pub fn new(limit: Throttle, store_key: String) -> LocalBucket {
+        LocalBucket {
+            limit,
+            store_key,
+            state: Mutex::new((limit.burst as f64, Instant::now())),
+        }
+    }
+
+    /// Lock the bucket, refilled up to `now`.
+    pub(super) fn lock(&self, now: Instant) -> BucketGuard<'_> {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let elapsed = now.saturating_duration_since(g.1).as_secs_f64();
+        g.0 = (g.0 + elapsed * self.limit.rate).min(self.limit.burst as f64);
+        g.1 = now.max(g.1);
+        BucketGuard {
+            guard: g,
+            rate: self.limit.rate,
+        }
+    }
+}
+
+/// A locked, refilled bucket: check, then take.
+pub(super) struct BucketGuard<'a> {
+    guard: std::sync::MutexGuard<'a, (f64, Instant)>,
+    rate: f64,
+}
+
+impl BucketGuard<'_> {
+    /// `None` when a token is there; else the whole seconds until one is.
+    pub(super) fn wait(&self) -> Option<u32> {
+        let tokens = self.guard.0;
+        if tokens >= 1.0 {
+            return None;
+        }
+        Some(retry_after(1.0 - tokens, self.rate))
+    }
+
+    /// Take one token (after [`BucketGuard::wait`] said there is one).
+    pub(super) fn take(&mut self) {
+        self.guard.0 -= 1.0;
+    }
+}
+
+/// Whole seconds (at least 1, at most [`MAX_RETRY_AFTER_SECS`]) until `missing` tokens refill.
+pub fn retry_after(missing: f64, rate: f64) -> u32 {
+    if rate <= 0.0 {
+        return MAX_RETRY_AFTER_SECS;
+    }
+    let secs = (missing / rate).ceil();
+    if secs >= f64::from(MAX_RETRY_AFTER_SECS) {
+        MAX_RETRY_AFTER_SECS
+    } else {
+        (secs as u32).max(1)
+    }
+}
+
+/// A quota counter in this process: requests counted in the current period.
+#[derive(Debug, Default)]
+pub struct LocalQuota {
+    state: Mutex<(i64, u64)>,
+}
+
+impl LocalQuota {
+    /// Lock the counter for the period starting at `period_start` (a new period starts at 0).
+    pub(super) fn lock(&self, period_start: i64) -> QuotaGuard<'_> {
+        let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if g.0 != period_start {
+            *g = (period_start, 0);
+        }
+        QuotaGuard { guard: g }
+    }
+}
+
+/// A locked quota counter.
+pub(super) struct QuotaGuard<'a> {
+    guard: std::sync::MutexGuard<'a, (i64, u64)>,
+}
+
+impl QuotaGuard<'_> {
+    /// Whether one more request stays within `limit`.
+    pub(super) fn allows(&self, limit: u64) -> bool {
+        self.guard.1 < limit
+    }
+
+    /// Count one request.
+    pub(super) fn count(&mut self) {
+        self.guard.1 += 1;
+    }
+}
+
+/// The start of the period containing Unix time `now`, and the start of the next one (UTC
+/// calendar: days from midnight, weeks from Monday, months from the first).
+pub fn period_bounds(period: Period, now: i64) -> (i64, i64) {
+    const DAY: i64 = 86_400;
+    let day = now.div_euclid(DAY);
+    match period {
+        Period::Day => (day * DAY, (day + 1) * DAY),
+        Period::Week => {
+            // 1970-01-01 was a Thursday: three days after a Monday.
+            let start = day - (day + 3).rem_euclid(7);
+            (start * DAY, (start + 7) * DAY)
+        }
+        Period::Month => {
+            let Ok(t) = time::OffsetDateTime::from_unix_timestamp(now) else {
+                return (day * DAY, (day + 1) * DAY);
+            };
+            let first = t.date().replace_day(1).unwrap_or(t.date());
+            let start = first.midnight().assume_utc().unix_timestamp();
+            let (y, m) = match first.month() {
+                time::Month::December => (first.year() + 1, time::Month::January),
+                m => (first.year(), m.next()),
+            };
+            let next = time::Date::from_calendar_date(y, m, 1)
+                .map(|d| d.midnight().assume_utc().unix_timestamp())
+                .unwrap_or(start + 31 * DAY);
+            (start, next)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_bucket_gives_its_burst_then_refills_at_its_rate() {
+        let b = LocalBucket::new(
+            Throttle {
+                rate: 2.0,
+                burst: 3,
+            },
+            String::new(),
+        );
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            let mut g = b.lock(t0);
+            assert_eq!(g.wait(), None);
+            g.take();
+        }
+        assert_eq!(b.lock(t0).wait(), Some(1));
+        let mut g = b.lock(t0 + Duration::from_millis(500));
+        assert_eq!(g.wait(), None);
+        g.take();
+    }
+
+    #[test]
+    fn periods_are_utc_calendar_days_weeks_and_months() {
+        // 2026-12-03 10:00:00 UTC, a Thursday.
+        let now = 1_796_292_000;
+        assert_eq!(
+            period_bounds(Period::Day, now),
+            (1_796_256_000, 1_796_342_400)
+        );
+        // Monday 2026-11-30 .. Monday 2026-12-07.
+        assert_eq!(
+            period_bounds(Period::Week, now),
+            (1_795_996_800, 1_796_601_600)
+        );
+        // 2026-12-01 .. 2027-01-01.
+        assert_eq!(
+            period_bounds(Period::Month, now),
+            (1_796_083_200, 1_798_761_600)
+        );
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_within_bounds() {
+        assert_eq!(retry_after(1.0, 10.0), 1);
+        assert_eq!(retry_after(1.0, 0.5), 2);
+        assert_eq!(retry_after(1.0, 0.0), MAX_RETRY_AFTER_SECS);
+        assert_eq!(retry_after(1.0, 0.0001), MAX_RETRY_AFTER_SECS);
+    }
+}

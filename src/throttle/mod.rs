@@ -1,0 +1,443 @@
+//! Throttling and usage plans, as API Gateway applies them after authorisation: token buckets
+//! per gateway, stage and route, API keys and client identities bound to usage plans with their
+//! own buckets and quotas; in this process, or shared by replicas through Redis.
+
+mod bucket;
+mod plan;
+mod store;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
+
+use http::HeaderMap;
+
+use crate::config::{Config, ErrorSink, StoreFailure, Throttle, UsagePlan};
+use crate::error::{Refused, RequestError};
+use crate::metrics::{Metrics, ThrottleLabels};
+use crate::routing::StageTarget;
+use crate::tls::ClientIdentity;
+
+pub use bucket::{LocalBucket, LocalQuota, MAX_RETRY_AFTER_SECS, period_bounds, retry_after};
+pub use plan::{KeyDigest, MAX_API_KEY_LEN, MIN_API_KEY_LEN, read_keys};
+pub use store::{QuotaCheck, RedisStore, STORE_RETRY_AFTER, Verdict};
+
+/// The header API Gateway reads API keys from.
+pub const X_API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
+
+/// What the gateway learns while it runs (bucket levels, quota counts, the store connection),
+/// handed from snapshot to snapshot so a reload that keeps a bucket's settings keeps its level.
+#[derive(Debug, Default)]
+pub struct ThrottleRuntime {
+    buckets: Mutex<HashMap<String, Weak<LocalBucket>>>,
+    /// Per key (or client) plan buckets, by store key.
+    plan_buckets: Mutex<HashMap<String, Arc<LocalBucket>>>,
+    /// Quota counters by plan and key (or client).
+    quotas: Mutex<HashMap<String, Arc<LocalQuota>>>,
+    store: Mutex<Option<Arc<RedisStore>>>,
+}
+
+impl ThrottleRuntime {
+    /// The bucket `scope` with `limit`: the one in use when its settings are the same.
+    fn bucket(&self, scope: &str, limit: Throttle) -> Arc<LocalBucket> {
+        let key = store_key(scope, limit);
+        let mut map = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(b) = map.get(&key).and_then(Weak::upgrade) {
+            return b;
+        }
+        map.retain(|_, w| w.strong_count() > 0);
+        let b = Arc::new(LocalBucket::new(limit, key.clone()));
+        map.insert(key, Arc::downgrade(&b));
+        b
+    }
+
+    fn plan_bucket(&self, key: String, limit: Throttle) -> Arc<LocalBucket> {
+        let mut map = self.plan_buckets.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(key.clone())
+            .or_insert_with(|| Arc::new(LocalBucket::new(limit, key)))
+            .clone()
+    }
+
+    fn quota(&self, key: &str) -> Arc<LocalQuota> {
+        let mut map = self.quotas.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(q) = map.get(key) {
+            return q.clone();
+        }
+        let q = Arc::new(LocalQuota::default());
+        map.insert(key.to_owned(), q.clone());
+        q
+    }
+
+    fn store(&self, config: &crate::config::RateLimitStore) -> Arc<RedisStore> {
+        let mut slot = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        match &*slot {
+            Some(s) if s.is_for(&config.url, config.timeout) => s.clone(),
+            _ => {
+                let s = Arc::new(RedisStore::new(&config.url, config.timeout));
+                *slot = Some(s.clone());
+                s
+            }
+        }
+    }
+}
+
+/// A bucket's store key: its scope and settings (changed settings are a new bucket).
+fn store_key(scope: &str, t: Throttle) -> String {
+    format!("portcullis:bucket:{scope}:{}:{}", t.rate, t.burst)
+}
+
+/// One usage plan, ready to apply.
+#[derive(Debug)]
+struct PlanState {
+    name: Arc<str>,
+    plan: UsagePlan,
+}
+
+/// The limits of one API stage.
+#[derive(Debug, Default)]
+struct StageLimits {
+    stage: Option<Arc<LocalBucket>>,
+    /// By route position.
+    routes: Vec<Option<Arc<LocalBucket>>>,
+    /// By route position.
+    api_key_required: Vec<bool>,
+    /// Plans covering the stage.
+    plans: Vec<usize>,
+}
+
+/// The throttling of one snapshot: every bucket that applies, by stage and route.
+#[derive(Debug)]
+pub struct Throttler {
+    gateway: Arc<LocalBucket>,
+    stages: HashMap<String, HashMap<String, StageLimits>>,
+    plans: Vec<PlanState>,
+    keys: plan::KeyIndex,
+    runtime: Arc<ThrottleRuntime>,
+    store: Option<(Arc<RedisStore>, StoreFailure)>,
+}
+
+impl Throttler {
+    /// Build the throttling of `config`, keeping `runtime`'s buckets whose settings stay;
+    /// API keys files are read here (problems go to `sink`).
+    pub fn build(
+        config: &Config,
+        runtime: Arc<ThrottleRuntime>,
+        sink: &mut ErrorSink,
+    ) -> Throttler {
+        let t = &config.throttling;
+        let plans: Vec<PlanState> = t
+            .plans
+            .iter()
+            .map(|(name, plan)| PlanState {
+                name: name.as_str().into(),
+                plan: plan.clone(),
+            })
+            .collect();
+        let mut keys = plan::KeyIndex::default();
+        for (i, p) in plans.iter().enumerate() {
+            let Some(file) = &p.plan.api_keys_file else {
+                continue;
+            };
+            match read_keys(file) {
+                Ok(list) => list.into_iter().for_each(|k| keys.insert(k, i)),
+                Err(e) => sink.push(format!("usage_plan.{}.api_keys_file", p.name), e),
+            }
+        }
+        for (_, in_plans) in keys.iter() {
+            for (n, &a) in in_plans.iter().enumerate() {
+                for &b in &in_plans[n + 1..] {
+                    let shared = plans[a]
+                        .plan
+                        .stages
+                        .iter()
+                        .find(|s| plans[b].plan.stages.contains(s));
+                    if let Some((api, stage)) = shared {
+                        sink.push(
+                            format!("usage_plan.{}.api_keys_file", plans[b].name),
+                            format!(
+                                "an API key is also in usage plan `{}`, and both cover \
+                                 `{api}/{stage}` (a key has one plan per stage, as in AWS)",
+                                plans[a].name
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        let mut stages: HashMap<String, HashMap<String, StageLimits>> = HashMap::new();
+        for (api_name, api) in &config.apis {
+            for (stage_name, stage) in &api.stages {
+                let scope = format!("{api_name}/{stage_name}");
+                let limits = StageLimits {
+                    stage: stage
+                        .throttle
+                        .map(|l| runtime.bucket(&format!("stage:{scope}"), l)),
+                    routes: api
+                        .routes
+                        .iter()
+                        .map(|r| {
+                            let name = format!("route:{scope}:{} {}", r.method, r.path.raw);
+                            r.throttle.map(|l| runtime.bucket(&name, l))
+                        })
+                        .collect(),
+                    api_key_required: api.routes.iter().map(|r| r.api_key_required).collect(),
+                    plans: plans
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, p)| {
+                            p.plan
+                                .stages
+                                .iter()
+                                .any(|(a, s)| a == api_name && s == stage_name)
+                        })
+                        .map(|(i, _)| i)
+                        .collect(),
+                };
+                stages
+                    .entry(api_name.clone())
+                    .or_default()
+                    .insert(stage_name.clone(), limits);
+            }
+        }
+        let store = t.store.as_ref().map(|s| (runtime.store(s), s.failure));
+        Throttler {
+            gateway: runtime.bucket("gateway", t.gateway),
+            stages,
+            plans,
+            keys,
+            runtime,
+            store,
+        }
+    }
+
+    /// The runtime state to hand to the next snapshot.
+    pub fn runtime(&self) -> &Arc<ThrottleRuntime> {
+        &self.runtime
+    }
+}
+
+/// A request's usage plan and who in it is calling (an API key's digest or a client subject).
+struct PlanUse<'t> {
+    plan: &'t PlanState,
+    who: String,
+}
+
+/// Which usage plan applies to a request, or 403 for a missing or unknown key.
+fn plan_for<'t>(
+    t: &'t Throttler,
+    limits: &StageLimits,
+    route: usize,
+    headers: &HeaderMap,
+    identity: &ClientIdentity,
+) -> Result<Option<PlanUse<'t>>, Refused> {
+    let required = limits.api_key_required.get(route).copied().unwrap_or(false);
+    if required {
+        if let Some(key) = headers.get(X_API_KEY) {
+            let d = plan::digest(key.as_bytes());
+            let found = t
+                .keys
+                .plans(&d)
+                .iter()
+                .find(|p| limits.plans.contains(p))
+                .ok_or(Refused::InvalidApiKey)?;
+            return Ok(Some(PlanUse {
+                plan: &t.plans[*found],
+                who: format!("key:{}", crate::tls::identity::hex(&d[..16])),
+            }));
+        }
+    }
+    let by_identity = limits
+        .plans
+        .iter()
+        .map(|&i| &t.plans[i])
+        .find(|p| !p.plan.clients.is_empty() && plan::matches_any(&p.plan.clients, identity));
+    match by_identity {
+        Some(p) => Ok(Some(PlanUse {
+            plan: p,
+            who: format!(
+                "client:{}",
+                crate::tls::identity::hex(&plan::digest(identity.subject.as_bytes())[..16])
+            ),
+        })),
+        None if required => Err(Refused::InvalidApiKey),
+        None => Ok(None),
+    }
+}
+
+/// Admit a routed request, or refuse it: 403 for a missing or unknown API key, 429
+/// `THROTTLED` when a bucket that applies is empty, 429 `QUOTA_EXCEEDED` past the plan's
+/// quota. Nothing is taken from any bucket unless every one admits the request.
+pub async fn admit(
+    t: &Throttler,
+    target: &StageTarget,
+    route: usize,
+    headers: &HeaderMap,
+    identity: &ClientIdentity,
+    metrics: &Metrics,
+) -> Result<(), RequestError> {
+    let limits = t
+        .stages
+        .get(&*target.api)
+        .and_then(|s| s.get(&*target.stage));
+    let empty = StageLimits::default();
+    let limits = limits.unwrap_or(&empty);
+    let count = |plan: &str, level: &'static str, reason: &'static str| {
+        metrics
+            .throttled
+            .get_or_create(&ThrottleLabels {
+                api: target.api.clone(),
+                stage: target.stage.clone(),
+                route: target.router.name(route).clone(),
+                plan: plan.into(),
+                level,
+                reason,
+            })
+            .inc();
+    };
+    let plan = match plan_for(t, limits, route, headers, identity) {
+        Ok(p) => p,
+        Err(e) => {
+            count("", "plan", "api_key");
+            return Err(e.into());
+        }
+    };
+    // At most four buckets apply (gateway, stage, route, plan): no allocation on the way.
+    let plan_bucket = plan.as_ref().and_then(|p| {
+        let limit = p.plan.plan.throttle?;
+        let scope = format!("plan:{}:{}", p.plan.name, p.who);
+        Some(t.runtime.plan_bucket(store_key(&scope, limit), limit))
+    });
+    let mut applies = Applies::new(&t.gateway);
+    if let Some(b) = &limits.stage {
+        applies.push(b, "stage");
+    }
+    if let Some(Some(b)) = limits.routes.get(route) {
+        applies.push(b, "route");
+    }
+    if let Some(b) = &plan_bucket {
+        applies.push(b, "plan");
+    }
+    let quota = plan.as_ref().and_then(|p| {
+        let q = p.plan.plan.quota?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let (start, end) = period_bounds(q.period, now);
+        let counter = format!("{}:{}", p.plan.name, p.who);
+        Some(Quota {
+            check: QuotaCheck {
+                key: format!("portcullis:quota:{counter}:{start}"),
+                limit: q.limit,
+                expires_at: end,
+            },
+            local: t.runtime.quota(&counter),
+            start,
+        })
+    });
+    let plan_name = plan.as_ref().map_or("", |p| &*p.plan.name);
+    match decide(t, applies.buckets(), quota.as_ref(), metrics).await {
+        Verdict::Admitted => Ok(()),
+        Verdict::Throttled { index, wait } => {
+            count(plan_name, applies.level(index), "throttled");
+            Err(Refused::Throttled { retry_after: wait }.into())
+        }
+        Verdict::QuotaExceeded => {
+            count(plan_name, "plan", "quota_exceeded");
+            Err(Refused::QuotaExceeded.into())
+        }
+    }
+}
+
+/// The buckets that apply to one request, with their metric levels, gateway first.
+struct Applies<'b> {
+    buckets: [&'b LocalBucket; 4],
+    levels: [&'static str; 4],
+    len: usize,
+}
+
+impl<'b> Applies<'b> {
+    fn new(gateway: &'b LocalBucket) -> Self {
+        Applies {
+            buckets: [gateway; 4],
+            levels: ["gateway"; 4],
+            len: 1,
+        }
+    }
+
+    fn push(&mut self, b: &'b LocalBucket, level: &'static str) {
+        if self.len < self.buckets.len() {
+            self.buckets[self.len] = b;
+            self.levels[self.len] = level;
+            self.len += 1;
+        }
+    }
+
+    fn buckets(&self) -> &[&'b LocalBucket] {
+        &self.buckets[..self.len]
+    }
+
+    /// The level of bucket `i`; past the end, the store that refused for want of an answer.
+    fn level(&self, i: usize) -> &'static str {
+        self.levels[..self.len].get(i).copied().unwrap_or("store")
+    }
+}
+
+/// A request's quota: the shared store's counter, and this process's.
+struct Quota {
+    check: QuotaCheck,
+    local: Arc<LocalQuota>,
+    start: i64,
+}
+
+/// The verdict of the store when there is one and it answers; else of this process's buckets
+/// (or a refusal when `store_failure = "deny"`).
+async fn decide(
+    t: &Throttler,
+    buckets: &[&LocalBucket],
+    quota: Option<&Quota>,
+    metrics: &Metrics,
+) -> Verdict {
+    if let Some((store, failure)) = &t.store {
+        let mut keyed: [(&str, Throttle); 4] = [("", Throttle::default()); 4];
+        for (slot, b) in keyed.iter_mut().zip(buckets) {
+            *slot = (b.store_key.as_str(), b.limit);
+        }
+        let keyed = &keyed[..buckets.len().min(4)];
+        match store.admit(keyed, quota.map(|q| &q.check)).await {
+            Ok(v) => return v,
+            Err(_) => {
+                metrics.rate_limit_store_failures.inc();
+                if *failure == StoreFailure::Deny {
+                    return Verdict::Throttled {
+                        index: usize::MAX,
+                        wait: STORE_RETRY_AFTER.as_secs().max(1) as u32,
+                    };
+                }
+            }
+        }
+    }
+    decide_locally(buckets, quota)
+}
+
+/// Check every bucket and the quota under their locks (always taken in the same order, the
+/// gateway's first), then take from all, or from none.
+fn decide_locally(buckets: &[&LocalBucket], quota: Option<&Quota>) -> Verdict {
+    let now = Instant::now();
+    let mut guards: [Option<bucket::BucketGuard<'_>>; 4] = [None, None, None, None];
+    for (index, (slot, b)) in guards.iter_mut().zip(buckets).enumerate() {
+        let g = b.lock(now);
+        if let Some(wait) = g.wait() {
+            return Verdict::Throttled { index, wait };
+        }
+        *slot = Some(g);
+    }
+    if let Some(q) = quota {
+        let mut g = q.local.lock(q.start);
+        if !g.allows(q.check.limit) {
+            return Verdict::QuotaExceeded;
+        }
+        g.count();
+    }
+    for g in guards.iter_mut().flatten() {
+        g.take();
+    }
+    Verdict::Admitted
+}

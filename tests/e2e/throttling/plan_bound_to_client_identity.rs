@@ -1,0 +1,48 @@
+//! The mTLS-native usage plan: bound to client-certificate identities instead of API keys. Its
+//! bucket and quota apply to every request of a matching client on the plan's stages, and a
+//! matching client needs no key on a route that requires one.
+
+use super::*;
+
+#[tokio::test]
+async fn a_plan_bound_to_a_subject_cn_limits_that_client_only() {
+    let pki = Pki::new("localhost");
+    let up = Upstream::start().await;
+    let other = issue(&pki.intermediate, Leaf::client("partner-b"));
+    let config = Config::new(&pki, &[up.addr])
+        .top(
+            "[usage_plan.partner]\nquota = { limit = 2, period = \"MONTH\" }\n\
+             clients = [ { subject_cn = [\"localhost-client\"] } ]\nstages = [\"inv/prod\"]\n",
+        )
+        .build();
+    let gw = Gateway::start(&config).await;
+    assert_eq!(
+        statuses(gw.addr(), &pki, "/inventory", 3).await,
+        [200, 200, 429]
+    );
+    let mut conn = KeepAlive::open(gw.addr(), &pki, Some(&other)).await;
+    for _ in 0..3 {
+        assert_eq!(conn.get("/inventory").await.unwrap().status, 200);
+    }
+    assert_eq!(up.seen().len(), 5);
+}
+
+#[tokio::test]
+async fn a_matching_client_needs_no_key_where_one_is_required() {
+    let pki = Pki::new("localhost");
+    let up = Upstream::start().await;
+    let other = issue(&pki.intermediate, Leaf::client("partner-b"));
+    let config = Config::new(&pki, &[up.addr])
+        .top(
+            "[usage_plan.partner]\nclients = [ { subject_cn = [\"localhost-client\"] } ]\n\
+             stages = [\"inv/prod\"]\n",
+        )
+        .routes(&keyed_route())
+        .build();
+    let gw = Gateway::start(&config).await;
+    assert_eq!(get(&gw, &pki, "/inventory").await.status, 200);
+    let mut conn = KeepAlive::open(gw.addr(), &pki, Some(&other)).await;
+    let got = conn.get("/inventory").await.unwrap();
+    assert_eq!(got.status, 403, "{got:?}");
+    assert_eq!(got.body, r#"{"message":"Forbidden"}"#);
+}
