@@ -95,6 +95,22 @@ enum Command {
         #[arg(long)]
         emit_toml: bool,
     },
+    /// Write an API of the configuration as an API Gateway importable definition (JSON), with
+    /// an `x-amazon-apigateway-integration` for every route; notes go to stderr.
+    Export {
+        /// The configuration.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The API to export.
+        #[arg(long)]
+        api: String,
+        /// Resolve stage variables in integration URLs with this stage's values.
+        #[arg(long)]
+        stage: Option<String>,
+        /// `oas30` (OpenAPI 3.0.1) or `swagger` (Swagger 2.0).
+        #[arg(long, default_value = "oas30")]
+        format: String,
+    },
     /// Validate a configuration and every file it names; exit 1 with precise errors.
     Check {
         /// The configuration file.
@@ -307,11 +323,29 @@ fn pki(cmd: PkiCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn export(config: &Path, api: &str, stage: Option<&str>, format: &str) -> anyhow::Result<()> {
+    use portcullis::tools::export;
+    let format = export::Format::parse(format).map_err(anyhow::Error::msg)?;
+    let config = portcullis::config::load(config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (definition, notes) = export::export(&config, api, stage, format)?;
+    println!("{}", serde_json::to_string_pretty(&definition)?);
+    for n in notes {
+        eprintln!("note: {n}");
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { config, probe } => return check(&config, probe),
         Command::Pki { command } => pki(command),
+        Command::Export {
+            config,
+            api,
+            stage,
+            format,
+        } => export(&config, &api, stage.as_deref(), &format),
         Command::Import {
             file,
             stage,

@@ -22,6 +22,7 @@ pub use authorization::{RULE_FIELDS, Rule, RuleSet, UriPattern, normalize_serial
 pub use imported::{ImportSetup, import_setup};
 pub use params::{ContextVar, ParamMapping, ParamSource, ParamTarget};
 pub use rules::{RoutingMode, RoutingRule, glob_match};
+pub(crate) use template::substitute_stage_variables;
 pub use template::{
     Integration, IntegrationTarget, MockResponse, PathPart, PathTemplate, Scheme, Segment,
 };

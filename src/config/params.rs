@@ -96,6 +96,29 @@ pub struct ParamMapping {
 }
 
 impl ParamMapping {
+    /// The mapping as API Gateway writes it: (`integration.request.*`, source).
+    pub fn to_aws(&self) -> (String, String) {
+        let target = match &self.target {
+            ParamTarget::Path(n) => format!("integration.request.path.{n}"),
+            ParamTarget::Query(n) => format!("integration.request.querystring.{n}"),
+            ParamTarget::Header(n) => format!("integration.request.header.{n}"),
+        };
+        let source = match &self.source {
+            ParamSource::Path(n) => format!("method.request.path.{n}"),
+            ParamSource::Query(n) => format!("method.request.querystring.{n}"),
+            ParamSource::MultiQuery(n) => format!("method.request.multivaluequerystring.{n}"),
+            ParamSource::Header(n) => format!("method.request.header.{n}"),
+            ParamSource::MultiHeader(n) => format!("method.request.multivalueheader.{n}"),
+            ParamSource::Stage(n) => format!("stageVariables.{n}"),
+            ParamSource::Context(v) => {
+                let name = CONTEXT_VARS.iter().find(|(_, c)| c == v).map(|(n, _)| *n);
+                format!("context.{}", name.unwrap_or_default())
+            }
+            ParamSource::Static(v) => format!("'{v}'"),
+        };
+        (target, source)
+    }
+
     /// Parse `target = source` for a route whose path has `route_params`.
     pub fn parse(target: &str, source: &str, route_params: &[String]) -> Result<Self, String> {
         Ok(ParamMapping {

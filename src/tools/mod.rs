@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod explain;
+pub mod export;
 pub mod import;
 pub mod lint;
 pub mod pki;

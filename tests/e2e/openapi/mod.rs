@@ -5,6 +5,7 @@
 mod base_path_modes;
 mod config_errors_name_the_key;
 mod definition_reloads_and_broken_keeps_serving;
+mod export_then_import_serves_the_same_routes;
 mod gateway_responses_and_default_endpoint_come_from_the_export;
 mod import_reports_each_route;
 mod large_definition_loads_quickly;
