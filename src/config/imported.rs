@@ -228,6 +228,15 @@ fn execute_api_disabled(root: &serde_json::Value) -> bool {
             .is_some_and(|servers| servers.iter().any(flag))
 }
 
+/// A route path under the base path `prefix` (empty: none).
+fn under(prefix: &str, path: &str) -> String {
+    match (prefix, path) {
+        ("", p) => p.to_owned(),
+        (pre, "/") => pre.to_owned(),
+        (pre, p) => format!("{pre}{p}"),
+    }
+}
+
 /// A mock route's static response.
 fn mock_response(
     m: &crate::openapi::MockSpec,
@@ -396,11 +405,7 @@ pub(super) fn import_api(
                 for n in &r.notes {
                     warnings.push(format!("{shown}: api `{name}`: {}: {n}", r.name()));
                 }
-                let full = match (prefix.as_str(), r.path.as_str()) {
-                    ("", p) => p.to_owned(),
-                    (pre, "/") => pre.to_owned(),
-                    (pre, p) => format!("{pre}{p}"),
-                };
+                let full = under(&prefix, &r.path);
                 let Ok(path) = PathTemplate::parse(&full) else {
                     sink.push(
                         key.clone(),
@@ -501,6 +506,8 @@ pub struct ImportSetup {
     pub open_routes: Vec<String>,
     /// `[upstream.*]` names.
     pub pools: BTreeSet<String>,
+    /// The API's `base_path_mode`.
+    pub base_path_mode: Option<String>,
 }
 
 /// Read what `import` needs from the configuration at `config` for the export `file`: the API
@@ -553,6 +560,7 @@ pub fn import_setup(config: &Path, file: &Path) -> Result<ImportSetup, String> {
         vpc_links: api.vpc_links.clone(),
         open_routes: api.open_routes.clone(),
         pools: raw.upstream.keys().cloned().collect(),
+        base_path_mode: api.base_path_mode.clone(),
     })
 }
 
@@ -577,14 +585,20 @@ impl ImportSetup {
                 }
             },
         };
+        let prefix = base_path_prefix(&def.root, self.base_path_mode.as_deref())
+            .map_err(|e| format!("api `{}`: base_path_mode: {e}", self.api))?;
         let hook = compile_all(&stages, &self.vpc_links, &self.pools);
-        Ok(openapi::analyse(
+        let mut import = openapi::analyse(
             def,
             &Context {
                 open_routes: &self.open_routes,
                 compile: Some(&hook),
             },
-        ))
+        );
+        for r in &mut import.routes {
+            r.path = under(&prefix, &r.path);
+        }
+        Ok(import)
     }
 
     /// The Portcullis integration template of a servable route (`None` when its VPC link's

@@ -1,6 +1,7 @@
 //! `[api.NAME] base_path_mode`, as API Gateway's import `basepath` modes: `ignore` (default)
 //! serves the export's paths as they are, `prepend` puts its base path in front of every route,
-//! `split` puts the base path without its first segment; another mode names the key.
+//! `split` puts the base path without its first segment; another mode names the key. `import
+//! --config` reports the paths as `serve` serves them.
 
 use super::{fixture, ledger_config};
 use crate::support::*;
@@ -39,6 +40,19 @@ async fn the_base_path_is_ignored_prepended_or_split() {
         assert_eq!(got.body, "ledger:/ledger/accounts", "{definition} {mode}");
         let got = get(&gw, &pki, refused).await;
         assert_eq!(got.status, 403, "{definition} {mode}: {refused}: {got:?}");
+        // The import report, given the configuration, names the path that is served.
+        let file = pki.write("gateway.toml", &config).display().to_string();
+        let report = portcullis(args([
+            "import",
+            &fixture(definition).display().to_string(),
+            "--config",
+            &file,
+        ]));
+        let line = format!("servable     GET {served}\n");
+        assert!(
+            report.stdout.contains(&line),
+            "{definition} {mode}: {report:#?}"
+        );
     }
     let err = Gateway::try_start(&ledger_config(
         &pki,
