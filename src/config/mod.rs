@@ -27,8 +27,8 @@ pub use template::{
     Integration, IntegrationTarget, MockResponse, PathPart, PathTemplate, Scheme, Segment,
 };
 pub use throttling::{
-    ClientMatch, DEFAULT_GATEWAY_BURST, DEFAULT_GATEWAY_RATE, DEFAULT_STORE_TIMEOUT, MAX_QUOTA,
-    MAX_THROTTLE, Period, Quota, RateLimitStore, StoreFailure, Throttle, Throttling, UsagePlan,
+    DEFAULT_GATEWAY_BURST, DEFAULT_GATEWAY_RATE, DEFAULT_STORE_TIMEOUT, MAX_QUOTA, MAX_THROTTLE,
+    Period, Quota, RateLimitStore, StoreFailure, Throttle, Throttling, UsagePlan,
 };
 
 /// Default largest request body: API Gateway's 10 MiB payload limit.

@@ -50,35 +50,10 @@ pub(crate) struct RawUsagePlan {
     pub api_keys_file: Option<PathBuf>,
     /// Client certificate identities the plan is bound to.
     #[serde(default)]
-    pub clients: Vec<RawClientMatch>,
+    pub clients: Vec<super::authorization::RawRule>,
     /// `API/STAGE` names the plan covers.
     #[serde(default)]
     pub stages: Vec<String>,
-}
-
-/// One client identity pattern as written: every field given must match, any value of it.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct RawClientMatch {
-    /// Subject common names.
-    pub subject_cn: Option<Vec<String>>,
-    /// Subject organisations.
-    pub subject_o: Option<Vec<String>>,
-    /// Subject organisational units.
-    pub subject_ou: Option<Vec<String>>,
-    /// DNS subject alternative names.
-    pub dns_san: Option<Vec<String>>,
-    /// URI subject alternative names (`*` one path segment, `**` the rest).
-    pub uri_san: Option<Vec<String>>,
-    /// E-mail subject alternative names (not matched in usage plans yet).
-    pub email_san: Option<Vec<String>>,
-    /// Issuer distinguished names (RFC 4514).
-    pub issuer_dn: Option<Vec<String>>,
-    /// SHA-256 of the issuing CA (not matched in usage plans yet).
-    pub issuer_sha256: Option<Vec<String>>,
-    /// SPKI SHA-256 pins (not matched in usage plans yet).
-    pub spki_sha256: Option<Vec<String>>,
-    /// Serial numbers, hex.
-    pub serial: Option<Vec<String>>,
 }
 
 /// `[rate_limit]` as written.
@@ -130,25 +105,6 @@ pub struct Quota {
     pub period: Period,
 }
 
-/// A client identity pattern of a usage plan: every field given must match one of its values.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ClientMatch {
-    /// Subject CN values.
-    pub subject_cn: Vec<String>,
-    /// Subject O values.
-    pub subject_o: Vec<String>,
-    /// Subject OU values.
-    pub subject_ou: Vec<String>,
-    /// DNS SAN values.
-    pub dns_san: Vec<String>,
-    /// URI SAN patterns.
-    pub uri_san: Vec<String>,
-    /// Issuer DNs.
-    pub issuer_dn: Vec<String>,
-    /// Serial numbers, lower-case hex without separators.
-    pub serial: Vec<String>,
-}
-
 /// A usage plan, `[usage_plan.NAME]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UsagePlan {
@@ -158,8 +114,8 @@ pub struct UsagePlan {
     pub quota: Option<Quota>,
     /// The API keys file, read when the snapshot is built and watched for changes.
     pub api_keys_file: Option<PathBuf>,
-    /// Client identities bound to the plan.
-    pub clients: Vec<ClientMatch>,
+    /// Client identities bound to the plan, as authorization rules match them.
+    pub clients: Vec<super::Rule>,
     /// (API, stage) pairs the plan covers.
     pub stages: Vec<(String, String)>,
 }
@@ -342,7 +298,7 @@ fn usage_plan(
         .clients
         .iter()
         .enumerate()
-        .map(|(i, c)| client_match(c, &format!("{key}.clients[{i}]"), sink))
+        .filter_map(|(i, c)| super::authorization::rule(c, &format!("{key}.clients[{i}]"), sink))
         .collect();
     (sink.len() == errors_before).then(|| UsagePlan {
         throttle,
@@ -351,40 +307,6 @@ fn usage_plan(
         clients,
         stages,
     })
-}
-
-fn client_match(raw: &RawClientMatch, key: &str, sink: &mut ErrorSink) -> ClientMatch {
-    for (field, v) in [
-        ("email_san", &raw.email_san),
-        ("issuer_sha256", &raw.issuer_sha256),
-        ("spki_sha256", &raw.spki_sha256),
-    ] {
-        if v.is_some() {
-            sink.push(
-                format!("{key}.{field}"),
-                "not matched in usage plans yet (subject_cn, subject_o, subject_ou, dns_san, \
-                 uri_san, issuer_dn and serial are)",
-            );
-        }
-    }
-    let m = ClientMatch {
-        subject_cn: raw.subject_cn.clone().unwrap_or_default(),
-        subject_o: raw.subject_o.clone().unwrap_or_default(),
-        subject_ou: raw.subject_ou.clone().unwrap_or_default(),
-        dns_san: raw.dns_san.clone().unwrap_or_default(),
-        uri_san: raw.uri_san.clone().unwrap_or_default(),
-        issuer_dn: raw.issuer_dn.clone().unwrap_or_default(),
-        serial: raw
-            .serial
-            .iter()
-            .flatten()
-            .map(|s| s.replace(':', "").to_ascii_lowercase())
-            .collect(),
-    };
-    if m == ClientMatch::default() {
-        sink.push(key, "names no field: it would match every client");
-    }
-    m
 }
 
 fn rate_limit(raw: &RawRateLimit, sink: &mut ErrorSink) -> Option<RateLimitStore> {

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::config::ClientMatch;
+use crate::authz::Caller;
+use crate::config::Rule;
 use crate::tls::ClientIdentity;
 
 /// AWS's shortest API key.
@@ -75,107 +76,15 @@ impl KeyIndex {
     }
 }
 
-/// Whether `identity` matches one of `patterns`.
-pub(super) fn matches_any(patterns: &[ClientMatch], identity: &ClientIdentity) -> bool {
-    if !identity.is_verified() {
-        return false;
-    }
-    let subject = parse_dn(&identity.subject);
-    patterns.iter().any(|p| matches(p, identity, &subject))
-}
-
-/// Whether every field `p` names matches `identity` (any of its values).
-fn matches(p: &ClientMatch, identity: &ClientIdentity, subject: &[(String, String)]) -> bool {
-    let attr = |name: &str, wanted: &[String]| {
-        wanted.is_empty()
-            || subject
-                .iter()
-                .any(|(k, v)| k.eq_ignore_ascii_case(name) && wanted.iter().any(|w| w == v))
-    };
-    attr("CN", &p.subject_cn)
-        && attr("O", &p.subject_o)
-        && attr("OU", &p.subject_ou)
-        && (p.dns_san.is_empty()
-            || identity
-                .dns
-                .iter()
-                .any(|d| p.dns_san.iter().any(|w| w.eq_ignore_ascii_case(d))))
-        && (p.uri_san.is_empty()
-            || identity
-                .uris
-                .iter()
-                .any(|u| p.uri_san.iter().any(|w| uri_matches(w, u))))
-        && (p.issuer_dn.is_empty() || p.issuer_dn.contains(&identity.issuer))
-        && (p.serial.is_empty() || p.serial.contains(&identity.serial))
-}
-
-/// A URI SAN pattern: `*` is one path segment, a final `**` the rest.
-fn uri_matches(pattern: &str, uri: &str) -> bool {
-    let mut p = pattern.split('/');
-    let mut u = uri.split('/');
-    loop {
-        match (p.next(), u.next()) {
-            (Some("**"), Some(_)) => return p.next().is_none(),
-            (Some("*"), Some(s)) if !s.is_empty() => {}
-            (Some(a), Some(b)) if a == b => {}
-            (None, None) => return true,
-            _ => return false,
-        }
-    }
-}
-
-/// An RFC 4514 name as (attribute, value) pairs, escapes undone.
-fn parse_dn(dn: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut key = String::new();
-    let mut value = String::new();
-    let mut in_value = false;
-    let mut chars = dn.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    if in_value { value.push(n) } else { key.push(n) }
-                }
-            }
-            '=' if !in_value => in_value = true,
-            ',' | '+' => {
-                out.push((std::mem::take(&mut key), std::mem::take(&mut value)));
-                in_value = false;
-            }
-            c if in_value => value.push(c),
-            c => key.push(c),
-        }
-    }
-    if !key.is_empty() {
-        out.push((key, value));
-    }
-    out
+/// Whether `identity` matches one of `patterns` (the authorization rules' matcher).
+pub(super) fn matches_any(patterns: &[Rule], identity: &ClientIdentity) -> bool {
+    let caller = Caller::new(identity);
+    patterns.iter().any(|p| p.matches(&caller))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_split_on_unescaped_separators() {
-        assert_eq!(
-            parse_dn(r"CN=a\,b,O=Ex+OU=ops"),
-            vec![
-                ("CN".to_owned(), "a,b".to_owned()),
-                ("O".to_owned(), "Ex".to_owned()),
-                ("OU".to_owned(), "ops".to_owned())
-            ]
-        );
-    }
-
-    #[test]
-    fn uri_patterns_match_one_segment_or_the_rest() {
-        assert!(uri_matches("spiffe://corp/inv/*", "spiffe://corp/inv/a"));
-        assert!(!uri_matches("spiffe://corp/inv/*", "spiffe://corp/inv/a/b"));
-        assert!(uri_matches("spiffe://corp/**", "spiffe://corp/inv/a/b"));
-        assert!(!uri_matches("spiffe://corp/inv", "spiffe://corp/inv/a"));
-    }
 
     #[test]
     fn a_bad_key_line_names_the_line_not_the_key() {

@@ -47,7 +47,7 @@ async fn bad_values_are_refused_with_their_key() {
         (
             "[usage_plan.p]\nclients = [ { } ]\nstages = [\"inv/prod\"]",
             None,
-            "usage_plan.p.clients[0]: names no field",
+            "usage_plan.p.clients[0]: a rule needs at least one field",
         ),
         (
             "[rate_limit]\nstore = \"http://localhost\"",

@@ -46,3 +46,22 @@ async fn a_matching_client_needs_no_key_where_one_is_required() {
     assert_eq!(got.status, 403, "{got:?}");
     assert_eq!(got.body, r#"{"message":"Forbidden"}"#);
 }
+
+#[tokio::test]
+async fn a_plan_binds_clients_with_every_field_an_authorization_rule_has() {
+    let pki = Pki::new("localhost");
+    let up = Upstream::start().await;
+    // Bound by the client's public key pin: the fields of `[authorization.*]` rules, one matcher.
+    let spki = sha256_hex(&cert_info(&pki.client.der).spki);
+    let other = issue(&pki.intermediate, Leaf::client("partner-b"));
+    let config = Config::new(&pki, &[up.addr])
+        .top(&format!(
+            "[usage_plan.partner]\nquota = {{ limit = 1, period = \"DAY\" }}\n\
+             clients = [ {{ spki_sha256 = [\"{spki}\"] }} ]\nstages = [\"inv/prod\"]\n"
+        ))
+        .build();
+    let gw = Gateway::start(&config).await;
+    assert_eq!(statuses(gw.addr(), &pki, "/inventory", 2).await, [200, 429]);
+    let mut conn = KeepAlive::open(gw.addr(), &pki, Some(&other)).await;
+    assert_eq!(conn.get("/inventory").await.unwrap().status, 200);
+}
