@@ -92,15 +92,7 @@ async fn an_exported_api_imports_back_and_serves_the_same_routes() {
             let mut got = Vec::new();
             for gw in [&a, &b] {
                 let before = up.seen().len();
-                let r = request(
-                    gw.addr(),
-                    "localhost",
-                    &pki.root.pem,
-                    Some(&pki.client),
-                    req(method, path, ""),
-                )
-                .await
-                .unwrap();
+                let r = send(gw, &pki, method, path).await;
                 let seen = up.seen();
                 let upstream = seen[before..].first().map(|s| {
                     (

@@ -300,15 +300,7 @@ async fn emitted_toml_serves_the_same_routes() {
     ] {
         let mut got = Vec::new();
         for gw in [&a, &b] {
-            let r = request(
-                gw.addr(),
-                "localhost",
-                &pki.root.pem,
-                Some(&pki.client),
-                req(method, path, ""),
-            )
-            .await
-            .unwrap();
+            let r = send(gw, &pki, method, path).await;
             got.push((r.status, r.body));
         }
         assert_eq!(got[0], got[1], "{method} {path}");

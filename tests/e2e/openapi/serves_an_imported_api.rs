@@ -6,19 +6,6 @@
 use super::{fixture, ledger_config};
 use crate::support::*;
 
-/// What one request becomes: the status, and what the upstream saw (method, path and query).
-async fn send(gw: &Gateway, pki: &Pki, method: &str, path: &str) -> Got {
-    request(
-        gw.addr(),
-        "localhost",
-        &pki.root.pem,
-        Some(&pki.client),
-        req(method, path, ""),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
-}
-
 fn last(up: &Upstream) -> (String, String, String) {
     let s = up.seen().last().cloned().expect("the upstream saw nothing");
     let host = s

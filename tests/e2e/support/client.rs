@@ -114,6 +114,20 @@ pub async fn get(gw: &Gateway, pki: &Pki, path: &str) -> Got {
     get_at(gw.addr(), pki, path).await.unwrap()
 }
 
+/// `METHOD path` (no body) on a fresh mTLS connection as the PKI's good client; panics naming
+/// the request when it fails.
+pub async fn send(gw: &Gateway, pki: &Pki, method: &str, path: &str) -> Got {
+    request(
+        gw.addr(),
+        "localhost",
+        &pki.root.pem,
+        Some(&pki.client),
+        req(method, path, ""),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
 /// `GET path` on a fresh mTLS connection as the PKI's good client.
 pub async fn get_at(addr: SocketAddr, pki: &Pki, path: &str) -> Result<Got, String> {
     request(
