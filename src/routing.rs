@@ -24,6 +24,8 @@ pub struct ApiRouter {
     closed: Vec<Option<crate::openapi::AwsCheck>>,
     /// Each route's own rule set, by route position.
     authorization: Vec<Option<Arc<RuleSet>>>,
+    /// Each route's own identity-header choice, by route position.
+    identity: Vec<crate::config::IdentityChoice>,
 }
 
 #[derive(Debug, Default)]
@@ -107,6 +109,7 @@ impl ApiRouter {
                 .collect(),
             closed: api.routes.iter().map(|r| r.closed).collect(),
             authorization: api.routes.iter().map(|r| r.authorization.clone()).collect(),
+            identity: api.routes.iter().map(|r| r.identity).collect(),
         }
     }
 
@@ -131,6 +134,11 @@ impl ApiRouter {
     /// The AWS check that keeps the route at `index` closed, if any.
     pub fn closed(&self, index: usize) -> Option<crate::openapi::AwsCheck> {
         self.closed[index]
+    }
+
+    /// The identity headers the route at `index` chooses over its domain's.
+    pub fn identity(&self, index: usize) -> crate::config::IdentityChoice {
+        self.identity.get(index).copied().unwrap_or_default()
     }
 
     /// The rule set the route at `index` names itself, if any.

@@ -39,6 +39,8 @@ pub struct ConnContext {
     pub domain: Arc<DomainState>,
     /// The verified client identity.
     pub identity: Arc<ClientIdentity>,
+    /// The certificates the client presented, leaf first (`None` on the default endpoint).
+    pub chain: Option<crate::tls::PresentedChain>,
     /// Client address.
     pub peer: SocketAddr,
     /// Its `X-Forwarded-For` value.
@@ -272,7 +274,15 @@ async fn forward(
     );
     let client = ClientSide {
         forwarded_for: &ex.ctx.forwarded_for,
-        identity: &ex.ctx.identity,
+        identity: crate::forward::Sources {
+            identity: &ex.ctx.identity,
+            chain: ex.ctx.chain.as_deref(),
+            by: &ex.domain.server_uris,
+        },
+        identity_headers: ex
+            .domain
+            .identity_headers
+            .overlaid(&routed.target.router.identity(routed.index)),
         request_id: &ex.request_id,
         forwarding: &snapshot.config.forwarding,
     };

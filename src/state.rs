@@ -32,6 +32,10 @@ pub struct DomainState {
     pub cert_expiry: Vec<(&'static str, String, i64)>,
     /// The domain's own authorization rule set, for routes and stages that name none.
     pub authorization: Option<Arc<crate::config::RuleSet>>,
+    /// The identity headers its requests carry upstream, unless a route chooses its own.
+    pub identity_headers: crate::config::IdentityHeaders,
+    /// URI SANs of the domain's own certificate: `By` in `x-forwarded-client-cert`.
+    pub server_uris: Vec<String>,
     /// The distinct rule sets deciding the routes the domain reaches (`None`: some route is
     /// open to every verified client): what a live connection is re-checked against.
     pub reachable_rules: Option<Vec<Arc<crate::config::RuleSet>>>,
@@ -117,6 +121,8 @@ impl Snapshot {
             warnings.extend(tls.warnings);
             let reachable_rules = crate::authz::reachable(domain.authorization.as_ref(), &routes);
             let state = Arc::new(DomainState {
+                identity_headers: domain.identity_headers,
+                server_uris: tls.server_uris,
                 authorization: domain.authorization.clone(),
                 reachable_rules,
                 name: domain.name.as_str().into(),
@@ -153,6 +159,8 @@ impl Snapshot {
                         cert_expiry: Vec::new(),
                         authorization: None,
                         reachable_rules: None,
+                        identity_headers: Default::default(),
+                        server_uris: Vec::new(),
                     })],
                 });
             }

@@ -431,6 +431,7 @@ pub(super) fn import_api(
                                         authorization: authorization.clone(),
                                         throttle: None,
                                         api_key_required: r.api_key_required,
+                                        identity: Default::default(),
                                     },
                                     None,
                                 ));
@@ -471,6 +472,7 @@ pub(super) fn import_api(
                             authorization: authorization.clone(),
                             throttle: None,
                             api_key_required: r.api_key_required,
+                            identity: Default::default(),
                         },
                         Some(up.clone()),
                     ));

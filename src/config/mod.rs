@@ -4,6 +4,7 @@
 //! fixes a broken file in one pass.
 
 mod authorization;
+pub mod identity_headers;
 mod imported;
 mod params;
 mod raw;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use authorization::{RULE_FIELDS, Rule, RuleSet, UriPattern, normalize_serial};
+pub use identity_headers::{IdentityChoice, IdentityHeaders, XfccElements};
 pub use imported::{ImportSetup, import_setup};
 pub use params::{ContextVar, ParamMapping, ParamSource, ParamTarget};
 pub use rules::{RoutingMode, RoutingRule, glob_match};
@@ -94,7 +96,7 @@ pub struct Config {
 }
 
 /// Inbound headers that could carry a client identity: removed by default, so only the
-/// gateway's own `x-forwarded-client-cert` ever reaches an upstream.
+/// gateway's own identity headers ever reach an upstream.
 pub const DEFAULT_STRIP_HEADERS: &[&str] = &[
     "x-forwarded-client-cert",
     "client-cert",
@@ -118,17 +120,20 @@ pub struct Forwarding {
 }
 
 impl Forwarding {
-    /// Build from patterns: `name` or `prefix*`, any case.
+    /// Build from patterns: `name` or `prefix*`, any case. The identity headers the gateway
+    /// emits are always on the list, whatever `patterns` holds.
     pub fn new<'a>(patterns: impl IntoIterator<Item = &'a str>, strip_underscore: bool) -> Self {
         let mut f = Forwarding {
             strip_exact: Vec::new(),
             strip_prefixes: Vec::new(),
             strip_underscore,
         };
-        for p in patterns {
+        let emitted = identity_headers::EMITTED.iter().copied();
+        for p in patterns.into_iter().chain(emitted) {
             let p = p.to_ascii_lowercase();
             match p.strip_suffix('*') {
                 Some(prefix) => f.strip_prefixes.push(prefix.to_owned()),
+                None if f.strip_exact.contains(&p) => {}
                 None => f.strip_exact.push(p),
             }
         }
@@ -239,6 +244,8 @@ pub struct Domain {
     pub routing_rules: Vec<RoutingRule>,
     /// Who may call the domain's routes, unless a stage or route names its own rule set.
     pub authorization: Option<std::sync::Arc<RuleSet>>,
+    /// The identity headers its requests carry upstream, unless a route chooses its own.
+    pub identity_headers: IdentityHeaders,
 }
 
 /// Default `max_chain_depth`: a root plus four subordinate CAs, the deepest hierarchy
@@ -353,6 +360,8 @@ pub struct Route {
     pub throttle: Option<Throttle>,
     /// Callers must send an API key of a usage plan covering the stage.
     pub api_key_required: bool,
+    /// The route's `identity_headers` and `xfcc_elements`, over its domain's.
+    pub identity: IdentityChoice,
 }
 
 /// The method a route answers.

@@ -134,6 +134,11 @@ pub(crate) struct RawDomain {
     pub routing_rules: Vec<super::rules::RawRoutingRule>,
     /// Name of an `[authorization.NAME]` rule set for the domain's routes.
     pub authorization: Option<String>,
+    /// Identity headers sent upstream: `x-forwarded-client-cert`, `client-cert`,
+    /// `client-cert-chain`.
+    pub identity_headers: Option<Vec<String>>,
+    /// Elements of `x-forwarded-client-cert`: `By Hash Cert Chain Subject URI DNS`.
+    pub xfcc_elements: Option<Vec<String>>,
 }
 
 /// One `[[domain.mapping]]` table.
@@ -229,6 +234,10 @@ pub(crate) struct RawRoute {
     pub throttling: Option<super::throttling::RawThrottle>,
     /// Callers must send an API key of a usage plan in `x-api-key`.
     pub api_key_required: Option<bool>,
+    /// Identity headers sent upstream for this route, instead of the domain's.
+    pub identity_headers: Option<Vec<String>>,
+    /// Elements of `x-forwarded-client-cert` for this route, instead of the domain's.
+    pub xfcc_elements: Option<Vec<String>>,
 }
 
 /// A route's static response, as written.

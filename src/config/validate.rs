@@ -617,7 +617,14 @@ fn toml_routes(
             let authz_key = format!("{rkey}.authorization");
             let authorization =
                 super::authorization::resolve(r.authorization.as_ref(), &authz_key, sets, sink);
+            let identity = crate::config::IdentityChoice::parse(
+                r.identity_headers.as_deref(),
+                r.xfcc_elements.as_deref(),
+                &rkey,
+                sink,
+            );
             routes.push(Route {
+                identity,
                 authorization,
                 index: i,
                 method,
@@ -968,7 +975,15 @@ fn domain(
         sets,
         sink,
     );
+    let identity_headers =
+        crate::config::IdentityHeaders::default().overlaid(&crate::config::IdentityChoice::parse(
+            raw.identity_headers.as_deref(),
+            raw.xfcc_elements.as_deref(),
+            &key,
+            sink,
+        ));
     Some(Domain {
+        identity_headers,
         authorization,
         index: i,
         name,

@@ -151,6 +151,7 @@ impl Connection {
         let activity = Arc::new(AtomicU64::new(0));
         let max_age = accepted.domain.max_connection_age;
         let identity = Arc::new(accepted.identity);
+        let chain = accepted.chain.clone();
         // Verified clients only: they are judged again on reloads and closed at expiry.
         let mut judged = match (accepted.chain, &accepted.domain.verifier) {
             (Some(chain), Some(v)) => Some(Judged {
@@ -168,6 +169,7 @@ impl Connection {
             snapshot: self.snapshot.clone(),
             domain: accepted.domain,
             identity,
+            chain,
             peer: self.peer,
             forwarded_for: crate::forward::forwarded_for(self.peer),
             in_flight: in_flight.clone(),

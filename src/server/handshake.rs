@@ -29,7 +29,7 @@ pub(super) struct Accepted {
 /// A presented certificate chain, leaf first: the identity's own leaf bytes, and for each
 /// intermediate the truststore's copy when it holds the same certificate, so an idle
 /// connection costs little more than its leaf.
-pub(super) type Chain = Box<[Arc<[u8]>]>;
+pub(super) type Chain = crate::tls::PresentedChain;
 
 /// Run the handshake within the handshake timeout; `None` (logged and counted) on refusal.
 pub(super) async fn accept(
@@ -89,6 +89,12 @@ pub(super) async fn accept(
         }
         _ => None,
     };
+    // The domain's x-forwarded-client-cert, built once for the connection's requests.
+    if let Some(elements) = domain.identity_headers.xfcc {
+        if elements != identity.xfcc_elements {
+            identity.set_xfcc(elements, chain.as_deref(), &domain.server_uris);
+        }
+    }
     // The identity holds the leaf only when a route forwards it (clientCertPem); the chain
     // above shares the same bytes.
     let identity = if snapshot.forwards_client_pem {

@@ -3,6 +3,11 @@
 use http::HeaderValue;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
+use crate::config::XfccElements;
+
+/// The certificates a client presented, leaf first, shared by its connection's requests.
+pub type PresentedChain = std::sync::Arc<[std::sync::Arc<[u8]>]>;
+
 /// Who the client is, from its verified leaf certificate.
 #[derive(Debug, Clone)]
 pub struct ClientIdentity {
@@ -16,8 +21,11 @@ pub struct ClientIdentity {
     pub uris: Vec<String>,
     /// DNS subject alternative names.
     pub dns: Vec<String>,
-    /// The `x-forwarded-client-cert` value sent upstream (Envoy's format).
+    /// The `x-forwarded-client-cert` value sent upstream (Envoy's format), built once with
+    /// `xfcc_elements`.
     pub xfcc: HeaderValue,
+    /// The elements `xfcc` holds: the domain's choice, so most requests reuse it.
+    pub xfcc_elements: XfccElements,
     /// Issuer in RFC 4514 form.
     pub issuer: String,
     /// Start of validity, Unix seconds.
@@ -54,6 +62,7 @@ impl ClientIdentity {
             uris: Vec::new(),
             dns: Vec::new(),
             xfcc: HeaderValue::from_static(""),
+            xfcc_elements: XfccElements::DEFAULT,
             issuer: String::new(),
             not_before: 0,
             not_after: 0,
@@ -117,14 +126,14 @@ impl ClientIdentity {
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der);
         let sha256 = hex(digest.as_ref());
         let serial = hex(cert.raw_serial());
-        let xfcc = HeaderValue::from_str(&xfcc_element(&sha256, &subject, &uris, &dns)).ok()?;
-        Some(ClientIdentity {
+        let mut id = ClientIdentity {
             subject,
             serial,
             sha256,
             uris,
             dns,
-            xfcc,
+            xfcc: HeaderValue::from_static(""),
+            xfcc_elements: XfccElements::DEFAULT,
             issuer: rfc4514(cert.issuer()),
             not_before: cert.validity().not_before.timestamp(),
             not_after: cert.validity().not_after.timestamp(),
@@ -136,7 +145,22 @@ impl ClientIdentity {
             emails,
             spki_sha256: spki.as_ref().try_into().unwrap_or([0; 32]),
             issuer_sha256: None,
-        })
+        };
+        id.set_xfcc(XfccElements::DEFAULT, None, &[])?;
+        Some(id)
+    }
+
+    /// Build `xfcc` with `elements`: a domain's choice, once per connection. `None` when the
+    /// value cannot be a header (it always can: every byte is filtered or encoded).
+    pub fn set_xfcc(
+        &mut self,
+        elements: XfccElements,
+        chain: Option<&[std::sync::Arc<[u8]>]>,
+        by: &[String],
+    ) -> Option<()> {
+        self.xfcc = HeaderValue::from_str(&super::xfcc::value(elements, self, chain, by)).ok()?;
+        self.xfcc_elements = elements;
+        Some(())
     }
 }
 
@@ -154,44 +178,6 @@ pub fn validity_text(unix: i64) -> String {
         t.second(),
         t.year()
     )
-}
-
-/// One XFCC element (Envoy's format): `Hash=..;Subject="..";URI=..;DNS=..`. Every value that
-/// holds `,` `;` `=` `"` `\` or a space is double-quoted with `"` and `\` escaped, so no SAN
-/// can add an element or a key. Bytes a header cannot carry are dropped.
-pub fn xfcc_element(sha256: &str, subject: &str, uris: &[String], dns: &[String]) -> String {
-    let mut out = format!("Hash={sha256};Subject=");
-    push_xfcc_value(&mut out, subject, true);
-    for (key, values) in [("URI", uris), ("DNS", dns)] {
-        for v in values {
-            out.push(';');
-            out.push_str(key);
-            out.push('=');
-            push_xfcc_value(&mut out, v, false);
-        }
-    }
-    out
-}
-
-fn push_xfcc_value(out: &mut String, value: &str, always_quote: bool) {
-    let printable = |c: &char| (' '..='~').contains(c);
-    let quote = always_quote
-        || value
-            .chars()
-            .filter(printable)
-            .any(|c| matches!(c, ',' | ';' | '=' | '"' | '\\' | ' '));
-    if quote {
-        out.push('"');
-    }
-    for c in value.chars().filter(printable) {
-        if quote && matches!(c, '"' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    if quote {
-        out.push('"');
-    }
 }
 
 /// A distinguished name in RFC 4514 order (most specific first), as Envoy prints it.
@@ -277,21 +263,6 @@ mod tests {
         let xfcc = id.xfcc.to_str().unwrap();
         assert!(xfcc.starts_with(&format!("Hash={};", id.sha256)), "{xfcc}");
         assert!(xfcc.contains("URI=spiffe://example/inventory"), "{xfcc}");
-    }
-
-    #[test]
-    fn xfcc_quotes_values_that_could_add_elements_or_keys() {
-        let element = xfcc_element(
-            "ab",
-            "CN=x",
-            &["spiffe://a,URI=evil;By=me".into()],
-            &["a\"b".into()],
-        );
-        // One element, and the hostile SAN stays one quoted value.
-        assert_eq!(
-            element,
-            r#"Hash=ab;Subject="CN=x";URI="spiffe://a,URI=evil;By=me";DNS="a\"b""#
-        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod hints;
 pub mod identity;
 pub mod names;
 pub mod verifier;
+pub mod xfcc;
 
 use std::sync::Arc;
 
@@ -18,7 +19,7 @@ use rustls::{RootCertStore, ServerConfig};
 
 use crate::config::{Domain, ErrorSink, TlsVersion};
 
-pub use identity::ClientIdentity;
+pub use identity::{ClientIdentity, PresentedChain};
 pub use verifier::{Refusal, refusal_of};
 
 /// The crypto provider every TLS configuration uses (aws-lc-rs).
@@ -112,6 +113,7 @@ pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<DomainTls>
         warnings.push(w);
     }
     let mut cert_expiry = Vec::new();
+    let mut server_uris = Vec::new();
     for (kind, der) in chain
         .first()
         .map(|c| ("server", c))
@@ -120,6 +122,9 @@ pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<DomainTls>
     {
         use x509_parser::prelude::FromDer;
         if let Ok((_, x)) = x509_parser::prelude::X509Certificate::from_der(der) {
+            if kind == "server" {
+                server_uris = uri_sans(&x);
+            }
             cert_expiry.push((
                 kind,
                 identity::rfc4514(x.subject()),
@@ -168,7 +173,23 @@ pub fn server_config(domain: &Domain, sink: &mut ErrorSink) -> Option<DomainTls>
         verifier,
         warnings,
         cert_expiry,
+        server_uris,
     })
+}
+
+/// The URI subject alternative names of a certificate.
+fn uri_sans(cert: &x509_parser::prelude::X509Certificate<'_>) -> Vec<String> {
+    let Ok(Some(san)) = cert.subject_alternative_name() else {
+        return Vec::new();
+    };
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|n| match n {
+            x509_parser::prelude::GeneralName::URI(u) => Some((*u).to_owned()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A domain's TLS: the server configuration, its client verifier, and warnings to log.
@@ -182,6 +203,8 @@ pub struct DomainTls {
     pub warnings: Vec<String>,
     /// (kind, subject, not-after as Unix seconds) for the expiry metrics.
     pub cert_expiry: Vec<(&'static str, String, i64)>,
+    /// URI SANs of the server certificate, `By` in `x-forwarded-client-cert`.
+    pub server_uris: Vec<String>,
 }
 
 fn leaf_expiry_warning(

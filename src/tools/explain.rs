@@ -107,8 +107,10 @@ pub struct IdentityView {
     pub uris: Vec<String>,
     /// DNS SANs.
     pub dns: Vec<String>,
-    /// The `x-forwarded-client-cert` header value.
+    /// The `x-forwarded-client-cert` header value (empty when the domain sends none).
     pub x_forwarded_client_cert: String,
+    /// The identity headers the domain sends upstream (routes may choose others).
+    pub identity_headers: Vec<&'static str>,
 }
 
 impl Explanation {
@@ -140,10 +142,24 @@ impl Explanation {
             for d in &i.dns {
                 out.push_str(&format!("  dns:     {d}\n"));
             }
-            out.push_str(&format!(
-                "  upstream receives: x-forwarded-client-cert: {}\n",
-                i.x_forwarded_client_cert
-            ));
+            if !i.x_forwarded_client_cert.is_empty() {
+                out.push_str(&format!(
+                    "  upstream receives: x-forwarded-client-cert: {}\n",
+                    i.x_forwarded_client_cert
+                ));
+            }
+            let rfc9440: Vec<&str> = i
+                .identity_headers
+                .iter()
+                .copied()
+                .filter(|h| h.starts_with("client-cert"))
+                .collect();
+            if !rfc9440.is_empty() {
+                out.push_str(&format!(
+                    "  upstream receives: {} (RFC 9440)\n",
+                    rfc9440.join(", ")
+                ));
+            }
         }
         if let Some(r) = &self.request {
             out.push_str(&format!("request {}: {}\n", r.request, r.verdict));
@@ -302,8 +318,16 @@ pub fn explain(
             domain: domain.to_owned(),
             known: String::new(),
         })?;
+    let choice = state.identity_headers;
     let identity = ClientIdentity::from_der(&presented[0]).map(|mut i| {
         i.issuer_sha256 = verifier.issuer_sha256(&presented);
+        if let Some(elements) = choice.xfcc {
+            let chain: Vec<std::sync::Arc<[u8]>> = presented
+                .iter()
+                .map(|c| std::sync::Arc::from(c.as_ref()))
+                .collect();
+            i.set_xfcc(elements, Some(&chain), &state.server_uris);
+        }
         i
     });
     let subject = identity.as_ref().map(|i| i.subject.clone());
@@ -319,7 +343,11 @@ pub fn explain(
                 _ => None,
             },
             identity: identity.map(|i| IdentityView {
-                x_forwarded_client_cert: i.xfcc.to_str().unwrap_or_default().to_owned(),
+                x_forwarded_client_cert: match choice.xfcc {
+                    Some(_) => i.xfcc.to_str().unwrap_or_default().to_owned(),
+                    None => String::new(),
+                },
+                identity_headers: choice.names(),
                 subject: i.subject,
                 serial: i.serial,
                 sha256: i.sha256,

@@ -80,6 +80,7 @@ fn router() -> portcullis::routing::ApiRouter {
         authorization: None,
         throttle: None,
         api_key_required: false,
+        identity: Default::default(),
     })
     .collect();
     let api = Api {

@@ -7,14 +7,15 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::{Request, Uri, Version};
 
+mod identity;
+
+pub use identity::Sources;
+
 use crate::body::RequestBody;
 use crate::config::{Forwarding, Integration, PathPart};
 use crate::mapping::Mapped;
 use crate::routing::RouteMatch;
-use crate::tls::ClientIdentity;
 
-/// `x-forwarded-client-cert`: the verified client identity, Envoy's format.
-pub const X_FORWARDED_CLIENT_CERT: HeaderName = HeaderName::from_static("x-forwarded-client-cert");
 /// `x-forwarded-for`.
 pub const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 /// `x-forwarded-proto`.
@@ -109,8 +110,10 @@ pub fn upstream_path_and_query(
 pub struct ClientSide<'a> {
     /// The client's IP address as an `X-Forwarded-For` value (built once per connection).
     pub forwarded_for: &'a HeaderValue,
-    /// Verified identity.
-    pub identity: &'a ClientIdentity,
+    /// Verified identity, and what its headers are built from.
+    pub identity: Sources<'a>,
+    /// Which identity headers go upstream.
+    pub identity_headers: crate::config::IdentityHeaders,
     /// Request id.
     pub request_id: &'a HeaderValue,
     /// Identity-carrying headers to remove.
@@ -156,9 +159,7 @@ pub fn upstream_request(
     for (name, value) in mapped_headers {
         h.insert(name.clone(), value.clone());
     }
-    if client.identity.is_verified() {
-        h.insert(X_FORWARDED_CLIENT_CERT, client.identity.xfcc.clone());
-    }
+    identity::insert(h, client.identity_headers, client.identity);
     h.insert(X_FORWARDED_FOR, client.forwarded_for.clone());
     h.insert(X_FORWARDED_PROTO, HeaderValue::from_static("https"));
     if let Some(host) = original_host {
@@ -230,10 +231,22 @@ mod tests {
         assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-kept"]);
     }
 
+    /// What is left of a request with these header names after `forwarding` strips it.
+    fn left_after(names: &[&str], forwarding: &Forwarding) -> Vec<String> {
+        let mut h = HeaderMap::new();
+        for name in names {
+            h.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("v"),
+            );
+        }
+        strip_identity_headers(&mut h, forwarding);
+        h.keys().map(|k| k.as_str().to_owned()).collect()
+    }
+
     #[test]
     fn identity_headers_and_underscore_names_are_stripped_by_default() {
-        let mut h = HeaderMap::new();
-        for name in [
+        let names = [
             "x-forwarded-client-cert",
             "client-cert",
             "client-cert-chain",
@@ -244,14 +257,20 @@ mod tests {
             "x-amzn-requestid",
             "x_ssl_client_s_dn",
             "x-kept",
-        ] {
-            h.insert(
-                HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                HeaderValue::from_static("v"),
-            );
-        }
-        strip_identity_headers(&mut h, &Forwarding::default());
-        assert_eq!(h.keys().map(|k| k.as_str()).collect::<Vec<_>>(), ["x-kept"]);
+        ];
+        assert_eq!(left_after(&names, &Forwarding::default()), ["x-kept"]);
+    }
+
+    #[test]
+    fn the_headers_the_gateway_emits_are_stripped_whatever_the_configured_list() {
+        let names = [
+            "x-forwarded-client-cert",
+            "Client-Cert",
+            "client-cert-chain",
+            "x-ssl-client-dn",
+        ];
+        let custom = Forwarding::new(["x-other"], false);
+        assert_eq!(left_after(&names, &custom), ["x-ssl-client-dn"]);
     }
 
     #[test]
