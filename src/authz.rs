@@ -1,43 +1,73 @@
 //! Authorisation: who may call which route, decided on the verified identity after routing.
 //! Authentication (the chain) is the TLS layer's; here named rule sets (`[authorization.NAME]`)
-//! over the certificate's fields allow and deny, the route's set before the stage's before the
-//! domain's. No rule set means any client the truststore accepts. An imported route AWS guards
+//! over the certificate's fields and the client's address allow and deny, the route's set
+//! before the stage's before the domain's. No rule set means any client the truststore accepts. An imported route AWS guards
 //! with a check Portcullis cannot make is closed to every caller.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::config::{Rule, RuleSet};
+use crate::config::{Rule, RuleSet, any_contains};
 use crate::error::{Denial, Refused, RequestError};
 use crate::routing::{DomainRoutes, StageTarget};
 use crate::tls::ClientIdentity;
 
-/// Who is calling, as rules see it. A struct, so that facts beyond the certificate (the
-/// source address) can join without changing every caller of [`Rule::matches`].
+/// Who is calling, as rules see it: the verified certificate, and where the call comes from.
 #[derive(Debug, Clone, Copy)]
 pub struct Caller<'a> {
     /// The verified client identity.
     pub identity: &'a ClientIdentity,
+    /// The client's address (the PROXY protocol header's behind a load balancer); `None`
+    /// where it is not known, as in `explain` without `--source-ip`.
+    pub source: Option<IpAddr>,
 }
 
 impl<'a> Caller<'a> {
-    /// The caller behind `identity`.
+    /// The caller behind `identity`, from an unknown address.
     pub fn new(identity: &'a ClientIdentity) -> Self {
-        Caller { identity }
+        Caller {
+            identity,
+            source: None,
+        }
+    }
+
+    /// The same caller, calling from `source`.
+    pub fn from_address(self, source: IpAddr) -> Self {
+        Caller {
+            source: Some(source),
+            ..self
+        }
     }
 }
 
 impl Rule {
     /// Whether every field this rule sets matches the caller (any value of a field does). A
-    /// caller without a verified certificate matches no rule.
+    /// caller without a verified certificate matches no rule, nor one from an unknown
+    /// address a rule with `source_ip`.
     pub fn matches(&self, caller: &Caller<'_>) -> bool {
+        self.matches_if_unknown(caller, false)
+    }
+
+    /// Like [`Rule::matches`], but `source_ip` counts as matched when the caller's address is
+    /// unknown: how deny rules are judged, so that no unknown address escapes a denial.
+    fn may_match(&self, caller: &Caller<'_>) -> bool {
+        self.matches_if_unknown(caller, true)
+    }
+
+    fn matches_if_unknown(&self, caller: &Caller<'_>, unknown_source_matches: bool) -> bool {
         let id = caller.identity;
         if !id.is_verified() {
             return false;
         }
+        let source = self.source_ip.is_empty()
+            || caller.source.map_or(unknown_source_matches, |ip| {
+                any_contains(&self.source_ip, ip)
+            });
         let any = |wanted: &[String], have: &[String]| {
             wanted.is_empty() || wanted.iter().any(|w| have.contains(w))
         };
-        any(&self.subject_cn, &id.subject_cn)
+        source
+            && any(&self.subject_cn, &id.subject_cn)
             && any(&self.subject_o, &id.subject_o)
             && any(&self.subject_ou, &id.subject_ou)
             && (self.dns_san.is_empty()
@@ -104,9 +134,10 @@ pub enum Verdict<'r> {
 }
 
 impl RuleSet {
-    /// Decide for `caller`: an explicit deny beats any allow.
+    /// Decide for `caller`: an explicit deny beats any allow. From an unknown address, a
+    /// rule with `source_ip` allows nothing and denies what its other fields match.
     pub fn decide(&self, caller: &Caller<'_>) -> Verdict<'_> {
-        if let Some(by) = self.deny.iter().position(|r| r.matches(caller)) {
+        if let Some(by) = self.deny.iter().position(|r| r.may_match(caller)) {
             return Verdict::Denied { set: self, by };
         }
         match &self.allow {
@@ -219,14 +250,14 @@ pub fn decide<'a>(
     }
 }
 
-/// Whether `identity` may call route `route` of `target`; a refusal names its rule.
+/// Whether `caller` may call route `route` of `target`; a refusal names its rule.
 pub fn authorize(
-    identity: &ClientIdentity,
+    caller: &Caller<'_>,
     domain: Option<&Arc<RuleSet>>,
     target: &StageTarget,
     route: usize,
 ) -> Result<(), RequestError> {
-    let verdict = decide(&Caller::new(identity), domain, target, route);
+    let verdict = decide(caller, domain, target, route);
     if verdict.is_allowed() {
         return match target.router.closed(route) {
             Some(check) => Err(Refused::Closed(check).into()),
@@ -360,6 +391,30 @@ mod tests {
             ..both.clone()
         };
         assert!(!wrong_local.matches(&caller));
+    }
+
+    #[test]
+    fn source_ip_matches_the_callers_address_and_an_unknown_one_never_escapes_a_deny() {
+        let id = identity();
+        let from = |ip: &str| Caller::new(&id).from_address(ip.parse().unwrap());
+        let office = Rule {
+            source_ip: vec![crate::config::Cidr::parse("192.0.2.0/24").unwrap()],
+            ..cn(&["reader"])
+        };
+        assert!(office.matches(&from("192.0.2.7")));
+        assert!(!office.matches(&from("198.51.100.7")));
+        assert!(!office.matches(&Caller::new(&id)), "unknown address");
+        let allow = set(Some(vec![office.clone()]), vec![]);
+        assert!(allow.decide(&from("192.0.2.7")).is_allowed());
+        assert!(!allow.decide(&Caller::new(&id)).is_allowed());
+        let deny = set(None, vec![office]);
+        assert!(deny.decide(&from("198.51.100.7")).is_allowed());
+        let v = deny.decide(&Caller::new(&id));
+        assert!(!v.is_allowed(), "an unknown address must not escape a deny");
+        assert_eq!(
+            v.reason(),
+            "partners.deny[0] matches the client (subject_cn, source_ip): an explicit deny"
+        );
     }
 
     #[test]

@@ -67,6 +67,9 @@ enum Command {
         /// Walk on with this request, `"GET /path"`: mapping, route, authorization rule.
         #[arg(long)]
         request: Option<String>,
+        /// The client's address for `--request` (rules with `source_ip`); unknown without it.
+        #[arg(long, requires = "request")]
+        source_ip: Option<std::net::IpAddr>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -375,6 +378,7 @@ fn main() -> ExitCode {
             chain,
             at,
             request,
+            source_ip,
             json,
         } => {
             let run = portcullis::tools::explain::parse_time(at.as_deref()).and_then(|at| {
@@ -385,6 +389,7 @@ fn main() -> ExitCode {
                     chain.as_deref(),
                     at,
                     request.as_deref(),
+                    source_ip,
                 )
             });
             return match run {

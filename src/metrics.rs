@@ -88,7 +88,8 @@ pub struct ThrottleLabels {
 pub struct FailureLabels {
     /// Listener address.
     pub listener: String,
-    /// Short reason class such as `expired`, `unknown_issuer`, `revoked`, `timeout`.
+    /// Short reason class such as `expired`, `unknown_issuer`, `revoked`, `timeout` (or, for
+    /// the PROXY protocol, `untrusted_peer`, `missing`, `malformed`).
     pub reason: &'static str,
 }
 
@@ -155,6 +156,8 @@ pub struct Metrics {
     pub throttled: Family<ThrottleLabels, Counter>,
     /// Calls to the shared rate-limit store that failed (the request was decided locally).
     pub rate_limit_store_failures: Counter,
+    /// Connections closed before TLS on a PROXY protocol listener, by reason.
+    pub proxy_protocol_refusals: Family<FailureLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -189,6 +192,7 @@ impl Metrics {
             trust_closures: Family::default(),
             throttled: Family::default(),
             rate_limit_store_failures: Counter::default(),
+            proxy_protocol_refusals: Family::default(),
             registry: Registry::default(),
         };
         registry.register("requests", "Requests answered", m.requests.clone());
@@ -263,6 +267,12 @@ impl Metrics {
             "rate_limit_store_failures",
             "Calls to the shared rate-limit store that failed or timed out",
             m.rate_limit_store_failures.clone(),
+        );
+        registry.register(
+            "proxy_protocol_refused_connections",
+            "Connections closed before TLS on a PROXY protocol listener: an untrusted peer, \
+             a missing or malformed header, or none in time",
+            m.proxy_protocol_refusals.clone(),
         );
         Metrics { registry, ..m }
     }

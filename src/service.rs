@@ -41,7 +41,8 @@ pub struct ConnContext {
     pub identity: Arc<ClientIdentity>,
     /// The certificates the client presented, leaf first (`None` on the default endpoint).
     pub chain: Option<crate::tls::PresentedChain>,
-    /// Client address.
+    /// Client address: the socket's peer, or on a PROXY protocol listener the address the
+    /// load balancer's header names (what logs, headers, mappings and rules all see).
     pub peer: SocketAddr,
     /// Its `X-Forwarded-For` value.
     pub forwarded_for: HeaderValue,
@@ -98,13 +99,14 @@ async fn proxy(
     crate::checks::request(&req, &ex.snapshot.config.limits)?;
     let routed = route(&req, ex)?;
     let domain_rules = ex.domain.authorization.as_ref();
-    crate::authz::authorize(&ex.ctx.identity, domain_rules, &routed.target, routed.index)?;
+    let caller = crate::authz::Caller::new(&ex.ctx.identity).from_address(ex.ctx.peer.ip());
+    crate::authz::authorize(&caller, domain_rules, &routed.target, routed.index)?;
     crate::throttle::admit(
         &ex.snapshot.throttle,
         &routed.target,
         routed.index,
         req.headers(),
-        &ex.ctx.identity,
+        &caller,
         &ex.ctx.metrics,
     )
     .await?;

@@ -48,6 +48,9 @@ pub struct ListenerState {
     pub addr: SocketAddr,
     /// Domains in file order.
     pub domains: Vec<Arc<DomainState>>,
+    /// When set, every connection must come from a trusted load balancer and open with a
+    /// PROXY protocol header, whose client address then stands for the connection's.
+    pub proxy_protocol: Option<crate::config::ProxyProtocol>,
 }
 
 impl ListenerState {
@@ -137,6 +140,7 @@ impl Snapshot {
                 None => listeners.push(ListenerState {
                     addr: domain.listen,
                     domains: vec![state],
+                    proxy_protocol: domain.proxy_protocol.clone(),
                 }),
             }
         }
@@ -162,6 +166,7 @@ impl Snapshot {
                         identity_headers: Default::default(),
                         server_uris: Vec::new(),
                     })],
+                    proxy_protocol: d.proxy_protocol.clone(),
                 });
             }
         }

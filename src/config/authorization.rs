@@ -1,5 +1,6 @@
 //! `[authorization.NAME]` rule sets: who may call a domain, stage or route, by the fields of the
-//! verified client certificate. Parsed and checked here; matched in [`crate::authz`].
+//! verified client certificate and the client's address. Parsed and checked here; matched in
+//! [`crate::authz`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use serde::Deserialize;
 use super::ErrorSink;
 
 /// The field names a rule may hold, as the configuration spells them.
-pub const RULE_FIELDS: [&str; 10] = [
+pub const RULE_FIELDS: [&str; 11] = [
     "subject_cn",
     "subject_o",
     "subject_ou",
@@ -20,6 +21,7 @@ pub const RULE_FIELDS: [&str; 10] = [
     "issuer_sha256",
     "spki_sha256",
     "serial",
+    "source_ip",
 ];
 
 /// `[authorization.NAME]` as written.
@@ -54,6 +56,8 @@ pub(crate) struct RawRule {
     pub spki_sha256: Option<Vec<String>>,
     /// Serial numbers, hex.
     pub serial: Option<Vec<String>>,
+    /// Client address ranges, CIDR (`aws:SourceIp`).
+    pub source_ip: Option<Vec<String>>,
 }
 
 /// A named rule set: deny beats allow; without `allow`, every client not denied passes.
@@ -90,6 +94,8 @@ pub struct Rule {
     pub spki_sha256: Vec<[u8; 32]>,
     /// Serial numbers: lower-case hex without leading zeros.
     pub serial: Vec<String>,
+    /// Client address ranges: the socket's peer, or the PROXY protocol header's client.
+    pub source_ip: Vec<super::Cidr>,
 }
 
 impl Rule {
@@ -106,6 +112,7 @@ impl Rule {
             !self.issuer_sha256.is_empty(),
             !self.spki_sha256.is_empty(),
             !self.serial.is_empty(),
+            !self.source_ip.is_empty(),
         ];
         RULE_FIELDS
             .iter()
@@ -312,6 +319,18 @@ pub(crate) fn rule(raw: &RawRule, key: &str, sink: &mut ErrorSink) -> Option<Rul
                 format!("{key}.serial[{i}]"),
                 format!("`{v}` is not a serial number in hex (such as 1f3a or 1F:3A)"),
             ),
+        }
+    }
+    for (i, v) in strings("source_ip", &raw.source_ip, sink)
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        match super::Cidr::parse(v) {
+            Ok(c) => r.source_ip.push(c),
+            // An empty value is reported above.
+            Err(_) if v.is_empty() => {}
+            Err(e) => sink.push(format!("{key}.source_ip[{i}]"), e),
         }
     }
     if r.fields().is_empty() && sink.len() == before {

@@ -4,9 +4,11 @@
 //! fixes a broken file in one pass.
 
 mod authorization;
+mod cidr;
 pub mod identity_headers;
 mod imported;
 mod params;
+mod proxy_protocol;
 mod raw;
 mod rules;
 mod template;
@@ -20,9 +22,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use authorization::{RULE_FIELDS, Rule, RuleSet, UriPattern, normalize_serial};
+pub use cidr::{Cidr, any_contains};
 pub use identity_headers::{IdentityChoice, IdentityHeaders, XfccElements};
 pub use imported::{ImportSetup, import_setup};
 pub use params::{ContextVar, ParamMapping, ParamSource, ParamTarget};
+pub use proxy_protocol::ProxyProtocol;
 pub use rules::{RoutingMode, RoutingRule, glob_match};
 pub(crate) use template::substitute_stage_variables;
 pub use template::{
@@ -246,6 +250,9 @@ pub struct Domain {
     pub authorization: Option<std::sync::Arc<RuleSet>>,
     /// The identity headers its requests carry upstream, unless a route chooses its own.
     pub identity_headers: IdentityHeaders,
+    /// The PROXY protocol on the domain's listener (`proxy_protocol`, `trusted_proxies`);
+    /// `None`: off. Domains sharing a listen address agree on it.
+    pub proxy_protocol: Option<ProxyProtocol>,
 }
 
 /// Default `max_chain_depth`: a root plus four subordinate CAs, the deepest hierarchy
@@ -307,6 +314,8 @@ pub struct DefaultEndpoint {
     pub certificate: PathBuf,
     /// Its private key.
     pub private_key: PathBuf,
+    /// The PROXY protocol on its listener; `None`: off.
+    pub proxy_protocol: Option<ProxyProtocol>,
 }
 
 /// A customised gateway response: status, added headers and a body template.

@@ -50,6 +50,10 @@ pub(crate) struct RawDefaultEndpoint {
     pub certificate: Option<PathBuf>,
     /// Its key (default: the first domain's).
     pub private_key: Option<PathBuf>,
+    /// Read a PROXY protocol header (v1 or v2) before TLS on every connection.
+    pub proxy_protocol: Option<bool>,
+    /// Address ranges of the load balancers allowed to connect when `proxy_protocol` is on.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// `[access_log]` as written.
@@ -139,6 +143,10 @@ pub(crate) struct RawDomain {
     pub identity_headers: Option<Vec<String>>,
     /// Elements of `x-forwarded-client-cert`: `By Hash Cert Chain Subject URI DNS`.
     pub xfcc_elements: Option<Vec<String>>,
+    /// Read a PROXY protocol header (v1 or v2) before TLS on every connection.
+    pub proxy_protocol: Option<bool>,
+    /// Address ranges of the load balancers allowed to connect when `proxy_protocol` is on.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// One `[[domain.mapping]]` table.

@@ -52,6 +52,7 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
             domains.push(domain);
         }
     }
+    super::proxy_protocol::check_shared_listeners(&domains, &mut sink);
     let admin = raw.admin.as_ref().and_then(|a| {
         let listen = a
             .listen
@@ -724,10 +725,17 @@ fn default_endpoint(
         );
         return None;
     };
+    let proxy_protocol = super::proxy_protocol::setting(
+        d.proxy_protocol,
+        d.trusted_proxies.as_ref(),
+        "default_endpoint",
+        sink,
+    );
     Some(super::DefaultEndpoint {
         listen: listen?,
         certificate,
         private_key,
+        proxy_protocol,
     })
 }
 
@@ -982,9 +990,16 @@ fn domain(
             &key,
             sink,
         ));
+    let proxy_protocol = super::proxy_protocol::setting(
+        raw.proxy_protocol,
+        raw.trusted_proxies.as_ref(),
+        &key,
+        sink,
+    );
     Some(Domain {
         identity_headers,
         authorization,
+        proxy_protocol,
         index: i,
         name,
         listen: listen?,

@@ -47,10 +47,15 @@ struct Judged {
 
 impl Judged {
     /// Why the client no longer passes its domain's trust in `snapshot`: its chain against a
-    /// changed truststore, CRLs or chain-depth limit, its identity against the rule sets of
-    /// the routes it can reach. `None` while it passes (or its domain is gone: then the
+    /// changed truststore, CRLs or chain-depth limit, its identity calling from `client`
+    /// against the rule sets of the routes it can reach. `None` while it passes (or its domain is gone: then the
     /// connection keeps the snapshot it was accepted under, as its requests do).
-    fn withdrawn(&mut self, snapshot: &Snapshot, listener: SocketAddr) -> Option<String> {
+    fn withdrawn(
+        &mut self,
+        snapshot: &Snapshot,
+        listener: SocketAddr,
+        client: SocketAddr,
+    ) -> Option<String> {
         let domain = snapshot.domain(listener, &self.domain)?;
         let verifier = domain.verifier.as_ref()?;
         let trust = verifier.trust_digest();
@@ -66,7 +71,7 @@ impl Judged {
             }
             self.trust = trust;
         }
-        let caller = crate::authz::Caller::new(&self.identity);
+        let caller = crate::authz::Caller::new(&self.identity).from_address(client.ip());
         crate::authz::may_call_some_route(&caller, domain.reachable_rules.as_deref()).err()
     }
 }
@@ -245,7 +250,7 @@ impl Connection {
                     watching = changed.is_ok();
                     let snapshot = self.state.load_full();
                     if let Some(j) = judged.as_mut() {
-                        if let Some(reason) = j.withdrawn(&snapshot, self.listener) {
+                        if let Some(reason) = j.withdrawn(&snapshot, self.listener, self.peer) {
                             self.trust_closed(j, "trust_withdrawn", &reason);
                             closing = true;
                         }

@@ -24,6 +24,8 @@ pub(super) struct Accepted {
     /// The chain the client presented (leaf first), kept to judge it again when a reload
     /// changes the domain's trust; `None` on the default endpoint, whose clients send none.
     pub(super) chain: Option<Chain>,
+    /// The client's address: the socket's peer, or the one its PROXY protocol header names.
+    pub(super) client: SocketAddr,
 }
 
 /// A presented certificate chain, leaf first: the identity's own leaf bytes, and for each
@@ -31,9 +33,10 @@ pub(super) struct Accepted {
 /// connection costs little more than its leaf.
 pub(super) type Chain = crate::tls::PresentedChain;
 
-/// Run the handshake within the handshake timeout; `None` (logged and counted) on refusal.
+/// Read the PROXY protocol header where the listener takes one, then run the handshake, both
+/// within the handshake timeout; `None` (logged and counted) on refusal.
 pub(super) async fn accept(
-    tcp: TcpStream,
+    mut tcp: TcpStream,
     peer: SocketAddr,
     configured: SocketAddr,
     snapshot: &Snapshot,
@@ -44,18 +47,21 @@ pub(super) async fn accept(
     let local = tcp.local_addr().unwrap_or(configured);
     let listener = snapshot.listener(configured)?;
     let limits = &snapshot.config.limits;
+    let deadline = tokio::time::Instant::now() + limits.handshake_timeout;
+    // From here on the client is who the load balancer says it is.
+    let peer = match &listener.proxy_protocol {
+        None => peer,
+        Some(setting) => {
+            super::proxy_protocol::client(&mut tcp, peer, setting, deadline, local, metrics).await?
+        }
+    };
     let select = |sni: Option<&str>| {
         listener
             .select(sni)
             .map(|d| (d.clone(), d.tls.clone(), d.verifier.is_some()))
     };
     let handshake = crate::tls::accept::accept(tcp, select);
-    let (tls, domain, mut identity) = match tokio::time::timeout(
-        limits.handshake_timeout,
-        handshake,
-    )
-    .await
-    {
+    let (tls, domain, mut identity) = match tokio::time::timeout_at(deadline, handshake).await {
         Ok(Ok(done)) => done,
         Ok(Err(e)) => {
             refused(&e, peer, local, metrics);
@@ -107,6 +113,7 @@ pub(super) async fn accept(
         domain,
         identity,
         chain,
+        client: peer,
     })
 }
 

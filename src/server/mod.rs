@@ -1,8 +1,10 @@
-//! Listeners and connections: accept, TLS handshake (SNI -> domain), identity, then hyper
-//! serving HTTP/1.1 and HTTP/2 with every phase bounded, and a two-phase drain on shutdown.
+//! Listeners and connections: accept, the PROXY protocol header where a listener sits behind
+//! a load balancer, the TLS handshake (SNI -> domain), identity, then hyper serving HTTP/1.1
+//! and HTTP/2 with every phase bounded, and a two-phase drain on shutdown.
 
 mod connection;
 mod handshake;
+mod proxy_protocol;
 
 use std::future::Future;
 use std::io;
@@ -262,7 +264,7 @@ async fn serve_connection(
         return;
     };
     let conn = connection::Connection {
-        peer,
+        peer: accepted.client,
         listener: configured,
         state: gateway.inner.state.clone(),
         snapshot,

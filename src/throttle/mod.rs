@@ -12,11 +12,11 @@ use std::time::Instant;
 
 use http::HeaderMap;
 
+use crate::authz::Caller;
 use crate::config::{Config, ErrorSink, StoreFailure, Throttle, UsagePlan};
 use crate::error::{Refused, RequestError};
 use crate::metrics::{Metrics, ThrottleLabels};
 use crate::routing::StageTarget;
-use crate::tls::ClientIdentity;
 
 pub use bucket::{LocalBucket, LocalQuota, MAX_RETRY_AFTER_SECS, period_bounds, retry_after};
 pub use plan::{KeyDigest, MAX_API_KEY_LEN, MIN_API_KEY_LEN, read_keys};
@@ -228,7 +228,7 @@ fn plan_for<'t>(
     limits: &StageLimits,
     route: usize,
     headers: &HeaderMap,
-    identity: &ClientIdentity,
+    caller: &Caller<'_>,
 ) -> Result<Option<PlanUse<'t>>, Refused> {
     let required = limits.api_key_required.get(route).copied().unwrap_or(false);
     if required {
@@ -250,13 +250,13 @@ fn plan_for<'t>(
         .plans
         .iter()
         .map(|&i| &t.plans[i])
-        .find(|p| !p.plan.clients.is_empty() && plan::matches_any(&p.plan.clients, identity));
+        .find(|p| !p.plan.clients.is_empty() && plan::matches_any(&p.plan.clients, caller));
     match by_identity {
         Some(p) => Ok(Some(PlanUse {
             plan: p,
             who: format!(
                 "client:{}",
-                crate::tls::identity::hex(&plan::digest(identity.subject.as_bytes())[..16])
+                crate::tls::identity::hex(&plan::digest(caller.identity.subject.as_bytes())[..16])
             ),
         })),
         None if required => Err(Refused::InvalidApiKey),
@@ -272,7 +272,7 @@ pub async fn admit(
     target: &StageTarget,
     route: usize,
     headers: &HeaderMap,
-    identity: &ClientIdentity,
+    caller: &Caller<'_>,
     metrics: &Metrics,
 ) -> Result<(), RequestError> {
     let limits = t
@@ -294,7 +294,7 @@ pub async fn admit(
             })
             .inc();
     };
-    let plan = match plan_for(t, limits, route, headers, identity) {
+    let plan = match plan_for(t, limits, route, headers, caller) {
         Ok(p) => p,
         Err(e) => {
             count("", "plan", "api_key");

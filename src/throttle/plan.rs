@@ -6,7 +6,6 @@ use std::path::Path;
 
 use crate::authz::Caller;
 use crate::config::Rule;
-use crate::tls::ClientIdentity;
 
 /// AWS's shortest API key.
 pub const MIN_API_KEY_LEN: usize = 20;
@@ -76,10 +75,9 @@ impl KeyIndex {
     }
 }
 
-/// Whether `identity` matches one of `patterns` (the authorization rules' matcher).
-pub(super) fn matches_any(patterns: &[Rule], identity: &ClientIdentity) -> bool {
-    let caller = Caller::new(identity);
-    patterns.iter().any(|p| p.matches(&caller))
+/// Whether `caller` matches one of `patterns` (the authorization rules' matcher).
+pub(super) fn matches_any(patterns: &[Rule], caller: &Caller<'_>) -> bool {
+    patterns.iter().any(|p| p.matches(caller))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! would be accepted or refused, in the same words the live handshake log uses; with
 //! `--request`, walk on through the mapping, the route and its authorization rule set.
 
+use std::net::IpAddr;
 use std::path::Path;
 
 use rustls_pki_types::UnixTime;
@@ -85,6 +86,11 @@ pub struct RequestView {
     pub rule: Option<String>,
     /// Why, in the access log's words.
     pub reason: String,
+    /// The client address the rules were judged for (`--source-ip`).
+    pub source_ip: Option<String>,
+    /// What an unknown address did to the verdict, when the deciding rule set has
+    /// `source_ip` rules and no `--source-ip` was given.
+    pub note: Option<String>,
 }
 
 impl RequestView {
@@ -175,6 +181,12 @@ impl Explanation {
             if let Some(rule) = r.rule.as_ref().filter(|r| !r.is_empty()) {
                 out.push_str(&format!("  rule:    {rule}\n"));
             }
+            if let Some(ip) = &r.source_ip {
+                out.push_str(&format!("  source:  {ip}\n"));
+            }
+            if let Some(note) = &r.note {
+                out.push_str(&format!("  note:    {note}\n"));
+            }
             out.push_str(&format!("  reason:  {}\n", r.reason));
         }
         out
@@ -210,11 +222,12 @@ pub fn parse_time(at: Option<&str>) -> Result<UnixTime, ExplainError> {
     }
 }
 
-/// The way of `request` (`GET /path`) on `domain` for a client with `identity`: the mapping,
-/// the route, and the authorization verdict in the access log's words.
+/// The way of `request` (`GET /path`) on `domain` for a client with `identity` calling from
+/// `source`: the mapping, the route, and the authorization verdict in the access log's words.
 fn walk_request(
     domain: &DomainState,
     identity: &ClientIdentity,
+    source: Option<IpAddr>,
     request: &str,
 ) -> Result<RequestView, ExplainError> {
     let bad = || ExplainError::Request(request.to_owned());
@@ -235,6 +248,8 @@ fn walk_request(
         named_by: None,
         rule: None,
         reason: String::new(),
+        source_ip: source.map(|ip| ip.to_string()),
+        note: None,
     };
     let (stage_target, rest) = match domain.routes.map(path, None, &http::HeaderMap::new()) {
         Ok(found) => found,
@@ -254,8 +269,19 @@ fn walk_request(
     if let Some((set, level)) = authz::effective(domain_rules, stage_target, matched.index) {
         view.rule_set = Some(set.name.to_string());
         view.named_by = Some(level.as_str());
+        let mut rules = set.allow.iter().flatten().chain(&set.deny);
+        if source.is_none() && rules.any(|r| !r.source_ip.is_empty()) {
+            view.note = Some(
+                "the client's address is unknown (give --source-ip): rules with source_ip \
+                 allow nothing, and deny as their other fields say"
+                    .into(),
+            );
+        }
     }
-    let caller = authz::Caller::new(identity);
+    let caller = authz::Caller {
+        source,
+        ..authz::Caller::new(identity)
+    };
     let verdict = authz::decide(&caller, domain_rules, stage_target, matched.index);
     view.verdict = if verdict.is_allowed() {
         "ALLOWED"
@@ -269,7 +295,7 @@ fn walk_request(
 
 /// Explain `client` (leaf first, optionally with its chain) against `domain` of the
 /// configuration at `config`, at time `at`; with `request`, the request's way past the
-/// handshake too.
+/// handshake too, for a client calling from `source` (unknown when `None`).
 pub fn explain(
     config: &Path,
     domain: &str,
@@ -277,6 +303,7 @@ pub fn explain(
     chain: Option<&Path>,
     at: UnixTime,
     request: Option<&str>,
+    source: Option<IpAddr>,
 ) -> Result<Explanation, ExplainError> {
     let (snapshot, _) = crate::state::load(config, 1)?;
     let state = snapshot
@@ -339,7 +366,7 @@ pub fn explain(
             subject,
             reason: None,
             request: match (request, &identity) {
-                (Some(r), Some(i)) => Some(walk_request(state, i, r)?),
+                (Some(r), Some(i)) => Some(walk_request(state, i, source, r)?),
                 _ => None,
             },
             identity: identity.map(|i| IdentityView {
