@@ -17,6 +17,7 @@ mod ops;
 mod pki;
 mod pool;
 mod properties;
+mod proxy_protocol;
 mod reload;
 mod routing;
 mod throttling;

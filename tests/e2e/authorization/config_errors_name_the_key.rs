@@ -9,7 +9,7 @@ async fn every_authorization_problem_names_its_key() {
     let pki = Pki::new("localhost");
     let rules = r#"
 [authorization.partners]
-allow = [ { issuer_sha256 = ["abc"] }, { uri_san = ["spiffe://corp/inv*"] }, { subject_cn = ["x"], source_ip = ["10.0.0.0/8"] } ]
+allow = [ { issuer_sha256 = ["abc"] }, { uri_san = ["spiffe://corp/inv*"] }, { subject_cn = ["x"], subject_c = ["US"] } ]
 deny = [ { serial = ["xyz"] }, { issuer_dn = ["Issuing CA"] } ]
 [authorization.empty]
 allow = [ {} ]
@@ -48,8 +48,8 @@ allow = [ {} ]
             "may only stand for whole path segments",
         ),
         (
-            "authorization.partners.allow[2].source_ip",
-            "unknown field `source_ip`",
+            "authorization.partners.allow[2].subject_c",
+            "unknown field `subject_c`",
         ),
         (
             "authorization.partners.deny[0].serial[0]",
