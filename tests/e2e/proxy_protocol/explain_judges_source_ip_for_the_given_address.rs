@@ -14,14 +14,17 @@ async fn explain_judges_source_ip_for_the_address_given_and_notes_an_unknown_one
             .build(),
     );
     let client = pki.path("client.pem");
-    let request = ["--request", "GET /inventory", "--source-ip"];
+    let request = ["--request", "GET /inventory"];
+    let from = |ip: &str| {
+        explain(
+            &config,
+            "localhost",
+            &client,
+            &[&request[..], &["--source-ip", ip]].concat(),
+        )
+    };
 
-    let inside = explain(
-        &config,
-        "localhost",
-        &client,
-        &[&request[..], &["203.0.113.9"]].concat(),
-    );
+    let inside = from("203.0.113.9");
     assert_eq!(inside.code, Some(0), "{inside:#?}");
     for line in [
         "request GET /inventory: ALLOWED",
@@ -32,19 +35,14 @@ async fn explain_judges_source_ip_for_the_address_given_and_notes_an_unknown_one
     }
     assert!(!inside.stdout.contains("note:"), "{inside:#?}");
 
-    let outside = explain(
-        &config,
-        "localhost",
-        &client,
-        &[&request[..], &["198.51.100.7"]].concat(),
-    );
+    let outside = from("198.51.100.7");
     assert_eq!(outside.code, Some(1), "{outside:#?}");
     assert_eq!(
         text_reason(&outside).as_deref(),
         Some("no rule of office.allow matches the client")
     );
 
-    let unknown = explain(&config, "localhost", &client, &request[..2]);
+    let unknown = explain(&config, "localhost", &client, &request);
     assert_eq!(unknown.code, Some(1), "{unknown:#?}");
     assert!(
         unknown
@@ -57,7 +55,7 @@ async fn explain_judges_source_ip_for_the_address_given_and_notes_an_unknown_one
         &config,
         "localhost",
         &client,
-        &[&request[..], &["203.0.113.9"]].concat(),
+        &[&request[..], &["--source-ip", "203.0.113.9"]].concat(),
     );
     assert_eq!(code, Some(0), "{json}");
     assert_eq!(json["request"]["source_ip"], "203.0.113.9", "{json}");

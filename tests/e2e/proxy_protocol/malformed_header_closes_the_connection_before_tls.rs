@@ -8,12 +8,7 @@ use super::*;
 async fn malformed_headers_are_closed_before_tls_logged_and_the_gateway_serves_on() {
     let pki = Pki::new("localhost");
     let up = Upstream::start().await;
-    let config = pki.write(
-        "gateway.toml",
-        &proxied(&pki, up.addr, "\"127.0.0.0/8\"").build(),
-    );
-    let served = Served::start(&config);
-    let addr = served.listen_addr().await;
+    let (served, addr) = served_behind_lb(&pki, &up).await;
 
     let bad_version = {
         let mut h = v2("203.0.113.9:4711", &[]);

@@ -40,6 +40,18 @@ pub fn proxied(pki: &Pki, up: SocketAddr, trusted: &str) -> Config {
         ))
 }
 
+/// The gateway binary behind a load balancer on this machine (`trusted_proxies` 127.0.0.0/8),
+/// with its listen address: for tests that read its log.
+pub async fn served_behind_lb(pki: &Pki, up: &Upstream) -> (Served, SocketAddr) {
+    let config = pki.write(
+        "gateway.toml",
+        &proxied(pki, up.addr, "\"127.0.0.0/8\"").build(),
+    );
+    let served = Served::start(&config);
+    let addr = served.listen_addr().await;
+    (served, addr)
+}
+
 /// A v1 header from `client` (TCP4 or TCP6 by its family) to the load balancer's port 443.
 pub fn v1(client: &str) -> Vec<u8> {
     let c: SocketAddr = client.parse().unwrap();

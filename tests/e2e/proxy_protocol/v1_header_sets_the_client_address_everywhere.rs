@@ -8,12 +8,7 @@ use super::*;
 async fn v1_client_address_reaches_forwarded_for_source_ip_and_the_access_log() {
     let pki = Pki::new("localhost");
     let up = Upstream::start().await;
-    let config = pki.write(
-        "gateway.toml",
-        &proxied(&pki, up.addr, "\"127.0.0.0/8\"").build(),
-    );
-    let served = Served::start(&config);
-    let addr = served.listen_addr().await;
+    let (served, addr) = served_behind_lb(&pki, &up).await;
 
     let got = via_lb(addr, &pki, &v1("203.0.113.9:4711"), "/inventory")
         .await
