@@ -125,7 +125,8 @@ async fn read_header(tcp: &mut TcpStream) -> Result<Option<SocketAddr>, Refusal>
         };
         match parse(&seen)? {
             Parsed::Header { len, client } => {
-                let rest = len - taken.len();
+                // The header lies within `seen`, past the bytes already taken.
+                let rest = len.saturating_sub(taken.len());
                 tcp.read_exact(&mut peeked[..rest])
                     .await
                     .map_err(Refusal::Io)?;
