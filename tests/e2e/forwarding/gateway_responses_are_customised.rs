@@ -39,7 +39,7 @@ async fn customised_responses_change_status_headers_and_body() {
     );
 
     // Nothing listens upstream: INTEGRATION_FAILURE falls back to DEFAULT_5XX, status kept.
-    let dead = free_port();
+    let dead = dead_port();
     let gw2 = Gateway::start(&config(&pki, dead, RESPONSES)).await;
     let got = get(&gw2, &pki, "/inventory").await;
     assert_eq!(got.status, 504, "{got:?}");

@@ -66,7 +66,7 @@ async fn no_route_is_403_missing_authentication_token() {
 #[tokio::test]
 async fn refused_upstream_is_504_at_once() {
     let pki = Pki::new("localhost");
-    let dead = free_port();
+    let dead = dead_port();
     let routes = "[[api.inv.routes]]\nmethod = \"GET\"\npath = \"/inventory\"\nintegration = \"http://${stageVariables.backend}/rest-service/inventory\"\ntimeout_ms = 5000\n";
     let gw = Gateway::start(&simple_config(&pki, dead, routes)).await;
     let start = Instant::now();

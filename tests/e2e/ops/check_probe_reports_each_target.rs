@@ -30,7 +30,7 @@ async fn check_probe(path: std::path::PathBuf) -> Out {
 async fn probe_reports_reachable_refused_and_tls_error() {
     let pki = Pki::new("localhost");
     let live = Upstream::start().await;
-    let dead = free_port();
+    let dead = dead_port();
     let path = pki.write("gateway.toml", &config(&pki, live.addr, dead));
     let out = check_probe(path).await;
     let stdout = &out.stdout;

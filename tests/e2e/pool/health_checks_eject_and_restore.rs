@@ -95,7 +95,7 @@ async fn failing_health_checks_eject_a_target_and_passing_ones_restore_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_check_marks_a_refusing_target_unhealthy() {
     let pki = Pki::new("localhost");
-    let dead = free_port();
+    let dead = dead_port();
     let good = Upstream::start_named("good").await;
     let run = Gateway::start(&Config::new(&pki, &[dead, good.addr]).pool("health_check = { interval_ms = 100, timeout_ms = 200, healthy_threshold = 2, unhealthy_threshold = 2 }\n").build())
     .await;

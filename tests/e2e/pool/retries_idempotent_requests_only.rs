@@ -7,7 +7,7 @@ use crate::support::*;
 
 /// A fresh gateway over [dead, good] with `retries = 1` and `ANY /{proxy+}`.
 async fn fresh(pki: &Pki, good: &Upstream) -> Gateway {
-    let dead = free_port();
+    let dead = dead_port();
     Gateway::start(
         &Config::new(pki, &[dead, good.addr])
             .routes(PROXY_ROUTE)
@@ -106,7 +106,7 @@ async fn put_with_a_body_is_not_retried() {
 async fn retries_zero_disables_the_retry() {
     let pki = Pki::new("localhost");
     let good = Upstream::start_named("good").await;
-    let dead = free_port();
+    let dead = dead_port();
     let run = Gateway::start(
         &Config::new(&pki, &[dead, good.addr])
             .routes(PROXY_ROUTE)

@@ -29,7 +29,7 @@ async fn requests_rotate_over_the_targets() {
 #[tokio::test]
 async fn a_refusing_target_is_skipped_after_its_first_failure() {
     let pki = Pki::new("localhost");
-    let dead = free_port();
+    let dead = dead_port();
     let good = Upstream::start_named("good").await;
     let gw = Gateway::start(&Config::new(&pki, &[dead, good.addr]).build()).await;
     let mut statuses = Vec::new();

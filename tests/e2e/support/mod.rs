@@ -36,10 +36,24 @@ pub fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_portcullis"))
 }
 
-/// A port on 127.0.0.1 where nothing listens (bound, then released), for refused-target tests.
+/// A port on 127.0.0.1 that was free a moment ago (bound, then released), for a listener the
+/// test starts later. For a target that must refuse connections, use [`dead_port`].
 pub fn free_port() -> SocketAddr {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap()
+}
+
+/// A port on 127.0.0.1 that refuses every connection for the rest of the test run: a socket
+/// is bound there (without `SO_REUSEADDR`) and never listens, so no other test's listener can
+/// take the port and turn the refused target into a live one.
+pub fn dead_port() -> SocketAddr {
+    static HELD: std::sync::Mutex<Vec<socket2::Socket>> = std::sync::Mutex::new(Vec::new());
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    socket.bind(&any.into()).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    HELD.lock().unwrap_or_else(|p| p.into_inner()).push(socket);
+    addr
 }
 
 /// Poll `cond` every 20 ms for up to `STEP`: a bounded wait instead of a sleep.

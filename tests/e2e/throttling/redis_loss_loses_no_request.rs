@@ -78,7 +78,7 @@ async fn killing_redis_mid_run_loses_no_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_store_serves_on_local_buckets_or_denies_as_configured() {
     // Nothing listens there: the store is down from the start.
-    let dead = free_port();
+    let dead = dead_port();
     let pki = Pki::new("localhost");
     let up = Upstream::start().await;
     let route = format!("{INVENTORY_ROUTE}throttling = {{ rate = 0.001, burst = 2 }}\n");
