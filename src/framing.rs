@@ -9,7 +9,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -41,6 +41,31 @@ enum State {
     Passthrough,
 }
 
+/// What a guard tells its connection, shared with it: how often bytes moved, and whether the
+/// connection sits between HTTP/1 requests.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    moves: AtomicU64,
+    between_requests: AtomicBool,
+}
+
+impl Traffic {
+    /// How many reads and writes have moved bytes so far.
+    pub fn moves(&self) -> u64 {
+        self.moves.load(Ordering::Relaxed)
+    }
+
+    /// HTTP/1 only: every byte received so far was handed on, up to the end of a request, and
+    /// every byte written was flushed, so the next bytes can only start a new request.
+    pub fn between_requests(&self) -> bool {
+        self.between_requests.load(Ordering::Relaxed)
+    }
+
+    fn moved(&self) {
+        self.moves.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 /// Wraps a connection's read side; writes pass straight through.
 #[derive(Debug)]
 pub struct FramingGuard<T> {
@@ -50,7 +75,9 @@ pub struct FramingGuard<T> {
     out: Vec<u8>,
     out_pos: usize,
     max_head: usize,
-    activity: Arc<AtomicU64>,
+    traffic: Arc<Traffic>,
+    /// Every byte written since the last successful flush was flushed.
+    flushed: bool,
     header_timeout: Duration,
     head_deadline: Option<Pin<Box<Sleep>>>,
     /// HTTP/2 only: where the frames are, and the open header block's deadline.
@@ -144,7 +171,7 @@ impl H2Blocks {
 impl<T> FramingGuard<T> {
     /// Guard `inner`; heads longer than `max_head` are passed on for hyper to refuse.
     /// `http1 = false` (HTTP/2) passes every byte through untouched, timing header blocks.
-    /// Every read or write that moves bytes bumps `activity`. A request head must arrive
+    /// Every read or write that moves bytes counts in `traffic`. A request head must arrive
     /// within `header_timeout`, counted from the connection's start for the first request and
     /// from the head's first byte for later ones (an idle keep-alive connection is not cut).
     pub fn new(
@@ -152,7 +179,7 @@ impl<T> FramingGuard<T> {
         max_head: usize,
         http1: bool,
         header_timeout: Duration,
-        activity: Arc<AtomicU64>,
+        traffic: Arc<Traffic>,
     ) -> Self {
         FramingGuard {
             header_timeout,
@@ -168,13 +195,52 @@ impl<T> FramingGuard<T> {
             out: Vec::new(),
             out_pos: 0,
             max_head,
-            activity,
+            traffic,
+            flushed: true,
         }
     }
 
     /// The wrapped connection.
     pub fn get_ref(&self) -> &T {
         &self.inner
+    }
+
+    /// Received bytes framed and waiting to be read.
+    pub fn pending(&self) -> &[u8] {
+        &self.out[self.out_pos..]
+    }
+
+    /// Put `bytes`, taken from this guard by an earlier read, back in front of what waits.
+    pub fn unread(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.out.drain(..self.out_pos);
+        self.out_pos = 0;
+        self.out.splice(0..0, bytes.iter().copied());
+        self.publish();
+    }
+
+    /// Bytes of buffer capacity held: none while a connection sits between requests once
+    /// [`FramingGuard::poll_next_request`] has started waiting.
+    pub fn buffer_capacity(&self) -> usize {
+        self.head.capacity() + self.out.capacity()
+    }
+
+    fn between_requests(&self) -> bool {
+        self.h2.is_none()
+            && self.state == State::Head
+            && self.head.is_empty()
+            && self.out_pos >= self.out.len()
+            && self.flushed
+    }
+
+    /// Tell the connection whether it sits between requests.
+    fn publish(&self) {
+        let now = self.between_requests();
+        if self.traffic.between_requests.load(Ordering::Relaxed) != now {
+            self.traffic.between_requests.store(now, Ordering::Relaxed);
+        }
     }
 
     fn feed(&mut self, mut data: &[u8]) {
@@ -372,13 +438,47 @@ impl<T: AsyncRead + Unpin> AsyncRead for FramingGuard<T> {
         let before = buf.filled().len();
         let r = self.as_mut().read_guarded(cx, buf);
         if buf.filled().len() > before {
-            self.activity.fetch_add(1, Ordering::Relaxed);
+            self.traffic.moved();
         }
+        self.publish();
         r
     }
 }
 
+/// What one scan of received bytes found.
+enum Scanned {
+    /// Bytes were framed (some may wait in `out`).
+    Bytes,
+    /// The peer closed its side.
+    Eof,
+}
+
 impl<T: AsyncRead + Unpin> FramingGuard<T> {
+    /// HTTP/1, between requests: wait until the next request's first bytes are framed and
+    /// waiting (`true`), or the peer closed (`false`). The guard holds no buffer while it waits:
+    /// heads are read through the stack.
+    pub fn poll_next_request(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        if self.out_pos >= self.out.len() && self.head.is_empty() {
+            self.out = Vec::new();
+            self.out_pos = 0;
+            self.head = Vec::new();
+        }
+        let r = loop {
+            if self.out_pos < self.out.len() {
+                self.traffic.moved();
+                break Poll::Ready(Ok(true));
+            }
+            match self.poll_scan(cx) {
+                Poll::Ready(Ok(Scanned::Bytes)) => {}
+                Poll::Ready(Ok(Scanned::Eof)) => break Poll::Ready(Ok(false)),
+                Poll::Ready(Err(e)) => break Poll::Ready(Err(e)),
+                Poll::Pending => break Poll::Pending,
+            }
+        };
+        self.publish();
+        r
+    }
+
     fn read_guarded(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -425,51 +525,57 @@ impl<T: AsyncRead + Unpin> FramingGuard<T> {
                 }
                 return r;
             }
-            // Heads are read through a stack buffer: no per-connection scratch memory.
-            let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
-            let mut rb = ReadBuf::uninit(&mut scratch);
-            match Pin::new(&mut this.inner).poll_read(cx, &mut rb) {
-                Poll::Ready(Ok(())) => {
-                    let n = rb.filled().len();
-                    if n == 0 {
-                        // EOF: hand over any partial head for hyper to judge, then EOF.
-                        if !this.head.is_empty() {
-                            let head = std::mem::take(&mut this.head);
-                            this.out.extend_from_slice(&head);
-                            this.state = State::Passthrough;
-                            continue;
-                        }
-                        return Poll::Ready(Ok(()));
-                    }
-                    let data = rb.filled();
-                    this.feed(data);
-                    if this.state == State::Head
-                        && !this.head.is_empty()
-                        && this.head_deadline.is_none()
-                    {
-                        this.head_deadline =
-                            Some(Box::pin(tokio::time::sleep(this.header_timeout)));
-                    }
-                    if this.head.capacity() > 64 * 1024 && this.head.is_empty() {
-                        this.head = Vec::new();
-                    }
-                }
-                Poll::Pending => {
-                    if let Some(d) = this.head_deadline.as_mut() {
-                        if d.as_mut().poll(cx).is_ready() {
-                            return Poll::Ready(Err(io::Error::new(
-                                io::ErrorKind::TimedOut,
-                                format!(
-                                    "request head not received within {:?}",
-                                    this.header_timeout
-                                ),
-                            )));
-                        }
-                    }
-                    return Poll::Pending;
-                }
-                other => return other,
+            match this.poll_scan(cx) {
+                Poll::Ready(Ok(Scanned::Bytes)) => {}
+                Poll::Ready(Ok(Scanned::Eof)) => return Poll::Ready(Ok(())),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
             }
+        }
+    }
+
+    /// Read once from the connection and frame what came: heads, chunk lines and trailers are
+    /// scanned here; a head that does not arrive in time is an error.
+    fn poll_scan(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Scanned>> {
+        // Heads are read through a stack buffer: no per-connection scratch memory.
+        let mut scratch = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+        let mut rb = ReadBuf::uninit(&mut scratch);
+        match Pin::new(&mut self.inner).poll_read(cx, &mut rb) {
+            Poll::Ready(Ok(())) => {
+                if rb.filled().is_empty() {
+                    // EOF: hand over any partial head for hyper to judge, then EOF.
+                    if self.head.is_empty() {
+                        return Poll::Ready(Ok(Scanned::Eof));
+                    }
+                    let head = std::mem::take(&mut self.head);
+                    self.out.extend_from_slice(&head);
+                    self.state = State::Passthrough;
+                    return Poll::Ready(Ok(Scanned::Bytes));
+                }
+                self.feed(rb.filled());
+                if self.state == State::Head
+                    && !self.head.is_empty()
+                    && self.head_deadline.is_none()
+                {
+                    self.head_deadline = Some(Box::pin(tokio::time::sleep(self.header_timeout)));
+                }
+                if self.head.capacity() > 64 * 1024 && self.head.is_empty() {
+                    self.head = Vec::new();
+                }
+                Poll::Ready(Ok(Scanned::Bytes))
+            }
+            Poll::Pending => {
+                if let Some(d) = self.head_deadline.as_mut() {
+                    if d.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("request head not received within {:?}", self.header_timeout),
+                        )));
+                    }
+                }
+                Poll::Pending
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
         }
     }
 }
@@ -512,9 +618,14 @@ fn read_h2<T: AsyncRead + Unpin>(
 }
 
 impl<T> FramingGuard<T> {
-    fn count(&self, r: &Poll<io::Result<usize>>) {
+    /// After a write: count it, and until the next flush the connection is not between requests.
+    fn wrote(&mut self, r: &Poll<io::Result<usize>>) {
         if matches!(r, Poll::Ready(Ok(n)) if *n > 0) {
-            self.activity.fetch_add(1, Ordering::Relaxed);
+            self.traffic.moved();
+            if self.flushed {
+                self.flushed = false;
+                self.publish();
+            }
         }
     }
 }
@@ -526,7 +637,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for FramingGuard<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write(cx, buf);
-        self.count(&r);
+        self.wrote(&r);
         r
     }
 
@@ -536,7 +647,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for FramingGuard<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        self.count(&r);
+        self.wrote(&r);
         r
     }
 
@@ -545,7 +656,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for FramingGuard<T> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let r = Pin::new(&mut self.inner).poll_flush(cx);
+        if matches!(r, Poll::Ready(Ok(()))) && !self.flushed {
+            self.flushed = true;
+            self.publish();
+        }
+        r
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -605,6 +721,56 @@ GET /c HTTP/1.1\r\nHost: x\r\n\r\n";
         // The second request of a keep-alive connection is inspected too.
         let input = b"GET / HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n";
         assert_eq!(marks(&run(input)), 1);
+    }
+
+    #[tokio::test]
+    async fn between_requests_takes_a_whole_request_read_and_every_write_flushed() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut client, server) = tokio::io::duplex(4096);
+        let traffic = Arc::new(Traffic::default());
+        let mut g = FramingGuard::new(server, 1024, true, Duration::from_secs(5), traffic.clone());
+        let mut buf = [0u8; 256];
+        client
+            .write_all(b"POST / HTTP/1.1\r\ncontent-length: 4\r\n\r\nab")
+            .await
+            .unwrap();
+        let n = g.read(&mut buf).await.unwrap();
+        assert!(buf[..n].ends_with(b"\r\n\r\nab"));
+        assert!(!traffic.between_requests(), "two body bytes to come");
+        client.write_all(b"cd").await.unwrap();
+        assert_eq!(g.read(&mut buf).await.unwrap(), 2);
+        assert!(traffic.between_requests());
+        assert!(g.buffer_capacity() > 0, "the head went through `out`");
+
+        g.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+        assert!(!traffic.between_requests(), "written, not flushed");
+        g.flush().await.unwrap();
+        assert!(traffic.between_requests());
+
+        // Waiting for the next request holds no buffer; its partial head is its own.
+        let waiting = std::future::poll_fn(|cx| Poll::Ready(g.poll_next_request(cx)));
+        assert!(waiting.await.is_pending());
+        assert_eq!(g.buffer_capacity(), 0);
+        client.write_all(b"GET / HT").await.unwrap();
+        let waiting = std::future::poll_fn(|cx| Poll::Ready(g.poll_next_request(cx)));
+        assert!(waiting.await.is_pending());
+        assert!(!traffic.between_requests(), "a head has started");
+        client.write_all(b"TP/1.1\r\n\r\n").await.unwrap();
+        let next = std::future::poll_fn(|cx| g.poll_next_request(cx)).await;
+        assert!(next.unwrap());
+        assert_eq!(g.pending(), b"GET / HTTP/1.1\r\n\r\n");
+
+        // What a reader took can be put back, in front of what still waits.
+        let n = g.read(&mut buf[..5]).await.unwrap();
+        g.unread(&buf[..n]);
+        assert_eq!(g.pending(), b"GET / HTTP/1.1\r\n\r\n");
+        let n = g.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"GET / HTTP/1.1\r\n\r\n");
+        assert!(traffic.between_requests());
+
+        client.shutdown().await.unwrap();
+        let next = std::future::poll_fn(|cx| g.poll_next_request(cx)).await;
+        assert!(!next.unwrap(), "the client closed");
     }
 
     #[test]

@@ -1,28 +1,32 @@
 //! The life of one verified connection: hyper serves HTTP/1.1 or HTTP/2 behind the framing
 //! guard, while this loop closes it when the idle timeout, `max_connection_age` or the drain
 //! says so (with a bounded grace), or at once when the client stops taking its responses.
+//! Between HTTP/1 requests the connection holds no HTTP buffer (see [`serving`]).
 
+mod serving;
+
+use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::body::Incoming;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use self::serving::Http;
 use super::handshake::{Accepted, Chain};
 use super::{CLOSE_GRACE, HEAD_SLACK};
-use crate::body::Delivery;
-use crate::config::Limits;
-use crate::framing::FramingGuard;
+use crate::body::{Delivery, ResponseBody};
+use crate::framing::{FramingGuard, Traffic};
 use crate::metrics::Metrics;
 use crate::service::{self, ConnContext};
 use crate::state::{SharedSnapshot, Snapshot};
-use crate::telemetry::InFlight;
+use crate::telemetry::{InFlight, InFlightGuard};
 use crate::tls::ClientIdentity;
+use crate::tls::accept::ServerStream;
 
 /// A connection's surroundings: who, where, under which snapshot, and the drain signal.
 pub(super) struct Connection {
@@ -147,18 +151,71 @@ impl Clocks {
     }
 }
 
+/// Serves a connection's requests. Each request's future is boxed, and freed when it is done:
+/// hyper would otherwise keep room for the largest one in every connection, idle or not.
+#[derive(Clone)]
+struct Handler(Arc<ConnContext>);
+
+impl hyper::service::Service<::http::Request<Incoming>> for Handler {
+    type Response = ::http::Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn call(&self, req: ::http::Request<Incoming>) -> Self::Future {
+        // In flight from the moment hyper hands the request over: the connection never parks
+        // under a request, not even before its future first runs.
+        let handed_over = InFlightGuard::new(self.0.in_flight.clone());
+        let ctx = self.0.clone();
+        Box::pin(async move {
+            let answer = service::handle(req, ctx).await;
+            drop(handed_over);
+            answer
+        })
+    }
+}
+
+/// hyper's side of a client connection.
+type Served = Http<Box<ServerStream>, Handler>;
+
+/// What a connection's loop keeps besides hyper's side: small, since an idle connection holds
+/// little else.
+struct Life {
+    /// The client's last judgement, for verified clients (judged again on reloads).
+    judged: Option<Judged>,
+    clocks: Clocks,
+    in_flight: Arc<InFlight>,
+    delivery: Arc<Delivery>,
+    traffic: Arc<Traffic>,
+    shutdown_grace: Duration,
+    /// When the connection must end: its age cap or its certificate's expiry, whichever first.
+    end_at: Option<Instant>,
+    /// `end_at` is the certificate's expiry.
+    expires_first: bool,
+}
+
+impl Life {
+    /// When the loop must next wake up, `now` being the last time: to read the idle and stall
+    /// clocks again, or at the end of the connection's life.
+    fn next(&self, now: Instant) -> Instant {
+        let clocks = &self.clocks;
+        let tick = now + clocks.idle.min(clocks.response_idle) / 4;
+        self.end_at.map_or(tick, |end| end.min(tick))
+    }
+}
+
 impl Connection {
-    /// Serve `accepted` until it ends or is closed.
-    pub(super) async fn serve(mut self, accepted: Accepted) {
-        let limits = self.snapshot.config.limits.clone();
+    /// Serve `accepted` until it ends or is closed. The setup runs before the returned future
+    /// starts, so the future, which lives as long as the connection, keeps only its loop.
+    pub(super) fn serve(self, accepted: Accepted) -> impl Future<Output = ()> + Send {
+        let limits = &self.snapshot.config.limits;
         let in_flight = Arc::new(InFlight::default());
         let delivery = Arc::new(Delivery::default());
-        let activity = Arc::new(AtomicU64::new(0));
+        let traffic = Arc::new(Traffic::default());
         let max_age = accepted.domain.max_connection_age;
         let identity = Arc::new(accepted.identity);
         let chain = accepted.chain.clone();
         // Verified clients only: they are judged again on reloads and closed at expiry.
-        let mut judged = match (accepted.chain, &accepted.domain.verifier) {
+        let judged = match (accepted.chain, &accepted.domain.verifier) {
             (Some(chain), Some(v)) => Some(Judged {
                 domain: accepted.domain.name.clone(),
                 chain,
@@ -168,6 +225,15 @@ impl Connection {
             _ => None,
         };
         let expires_in = judged.as_ref().map(|_| until_expiry(identity.not_after));
+        let is_h2 = crate::tls::accept::is_h2(&accepted.tls);
+        let max_head = limits.max_header_bytes + HEAD_SLACK;
+        let guard = FramingGuard::new(
+            accepted.tls,
+            max_head,
+            !is_h2,
+            limits.header_read_timeout,
+            traffic.clone(),
+        );
         let ctx = Arc::new(ConnContext {
             state: self.state.clone(),
             listener: self.listener,
@@ -182,33 +248,14 @@ impl Connection {
             metrics: self.metrics.clone(),
             metric_cache: Arc::default(),
         });
-        self.metrics.open_connections.inc();
-        let _open = OpenGuard(self.metrics.clone());
-        let svc = service_fn(move |req| service::handle(req, ctx.clone()));
-        let is_h2 = crate::tls::accept::is_h2(&accepted.tls);
-        let io = TokioIo::new(FramingGuard::new(
-            accepted.tls,
-            limits.max_header_bytes + HEAD_SLACK,
-            !is_h2,
-            limits.header_read_timeout,
-            activity.clone(),
-        ));
-        let builder = http_builder(&limits);
-        let conn = builder.serve_connection(io, svc);
-        tokio::pin!(conn);
-
-        let mut clocks = Clocks {
-            idle: limits.idle_timeout,
-            response_idle: limits.response_idle_timeout,
+        let http = Http::new(
+            guard,
+            Handler(ctx),
             is_h2,
-            last_seen: u64::MAX,
-            quiet_since: Instant::now(),
-            stalled: None,
-        };
-        let mut ticker =
-            tokio::time::interval(limits.idle_timeout.min(limits.response_idle_timeout) / 4);
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let forever = Duration::from_secs(u32::MAX as u64);
+            max_head,
+            in_flight.clone(),
+            traffic.clone(),
+        );
         // One timer for both ends of a connection's life: its age cap and its certificate's
         // expiry, whichever comes first.
         let expires_first = match (max_age, expires_in) {
@@ -216,74 +263,113 @@ impl Connection {
             (None, Some(_)) => true,
             _ => false,
         };
-        let end_of_life = if expires_first { expires_in } else { max_age };
-        let age_limit = tokio::time::sleep(end_of_life.unwrap_or(forever).min(forever));
-        tokio::pin!(age_limit);
-        let mut watching = judged.is_some();
-        // Armed when closing starts: past it, a connection without requests in flight is
-        // closed, and past `shutdown_grace` one with requests too.
-        let close_by = tokio::time::sleep(forever);
-        tokio::pin!(close_by);
-        let mut closing = false;
-        let mut hard_close = Instant::now();
-        let peer = self.peer;
-        loop {
-            let was_closing = closing;
-            tokio::select! {
-                _ = &mut close_by, if closing => {
-                    if in_flight.get() == 0 || Instant::now() >= hard_close {
-                        tracing::debug!(client = %peer, "closing grace over; closing the socket");
+        let life = Life {
+            judged,
+            clocks: Clocks {
+                idle: limits.idle_timeout,
+                response_idle: limits.response_idle_timeout,
+                is_h2,
+                // Nothing has moved yet: the idle clock runs from now.
+                last_seen: 0,
+                quiet_since: Instant::now(),
+                stalled: None,
+            },
+            in_flight,
+            delivery,
+            traffic,
+            shutdown_grace: limits.shutdown_grace,
+            end_at: if expires_first { expires_in } else { max_age }.map(|d| {
+                // Beyond a century is never.
+                Instant::now() + d.min(Duration::from_secs(u32::MAX as u64))
+            }),
+            expires_first,
+        };
+        self.metrics.open_connections.inc();
+        let open = OpenGuard(self.metrics.clone());
+        self.run(http, life, open)
+    }
+
+    /// The connection's loop (see [`Connection::serve`]).
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps its arguments twice (rust-lang/rust#62958): 540 bytes more per connection"
+    )]
+    fn run(
+        mut self,
+        mut http: Served,
+        mut life: Life,
+        open: OpenGuard,
+    ) -> impl Future<Output = ()> + Send {
+        async move {
+            let _open = open;
+            // One timer: the next reading of the clocks or the end of the connection's life
+            // (its age cap or its certificate's expiry), whichever comes first; once closing
+            // starts, the closing deadline: past it, a connection without requests in flight
+            // is closed, and past `shutdown_grace` one with requests too.
+            let deadline = tokio::time::sleep_until(life.next(Instant::now()));
+            tokio::pin!(deadline);
+            let mut watching = life.judged.is_some();
+            let mut closing = false;
+            let mut hard_close = Instant::now();
+            loop {
+                let was_closing = closing;
+                tokio::select! {
+                    _ = &mut deadline => {
+                        let now = Instant::now();
+                        if closing {
+                            if life.in_flight.get() == 0 || now >= hard_close {
+                                tracing::debug!(client = %self.peer, "closing grace over; closing the socket");
+                                break;
+                            }
+                            deadline.as_mut().reset(now + Duration::from_millis(250));
+                        } else if life.end_at.is_some_and(|end| now >= end) {
+                            if let (true, Some(j)) = (life.expires_first, &life.judged) {
+                                self.trust_closed(j, "certificate_expired", "the client certificate expired");
+                            } else {
+                                tracing::debug!(client = %self.peer, "max_connection_age reached; closing connection");
+                            }
+                            closing = true;
+                        } else {
+                            let moves = life.traffic.moves();
+                            match life.clocks.tick(now, moves, &life.in_flight, &life.delivery) {
+                                Tick::Keep => deadline.as_mut().reset(life.next(now)),
+                                Tick::Idle => {
+                                    tracing::debug!(client = %self.peer, "idle timeout; closing connection");
+                                    closing = true;
+                                }
+                                Tick::ClientStalled => {
+                                    tracing::warn!(client = %self.peer, timeout = ?life.clocks.response_idle, "client took no response bytes; closing connection");
+                                    life.delivery.cut_stalled_client();
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    changed = self.reloads.changed(), if !closing && watching => {
+                        // The sender lives as long as the gateway; without it, stop watching.
+                        watching = changed.is_ok();
+                        let snapshot = self.state.load_full();
+                        if let Some(j) = life.judged.as_mut() {
+                            if let Some(reason) = j.withdrawn(&snapshot, self.listener, self.peer) {
+                                self.trust_closed(j, "trust_withdrawn", &reason);
+                                closing = true;
+                            }
+                        }
+                    }
+                    res = std::future::poll_fn(|cx| http.poll(cx)) => {
+                        if let Err(e) = res {
+                            tracing::debug!(client = %self.peer, error = %e, "connection ended with an error");
+                        }
                         break;
                     }
-                    close_by.as_mut().reset(Instant::now() + Duration::from_millis(250));
+                    _ = self.stop.changed(), if !closing => closing = true,
                 }
-                _ = &mut age_limit, if !closing && end_of_life.is_some() => {
-                    if let (true, Some(j)) = (expires_first, &judged) {
-                        self.trust_closed(j, "certificate_expired", "the client certificate expired");
-                    } else {
-                        tracing::debug!(client = %peer, "max_connection_age reached; closing connection");
-                    }
-                    closing = true;
+                if closing && !was_closing {
+                    http.graceful_shutdown();
+                    let now = Instant::now();
+                    deadline.as_mut().reset(now + CLOSE_GRACE);
+                    hard_close = now + CLOSE_GRACE.max(life.shutdown_grace);
                 }
-                changed = self.reloads.changed(), if !closing && watching => {
-                    // The sender lives as long as the gateway; without it, stop watching.
-                    watching = changed.is_ok();
-                    let snapshot = self.state.load_full();
-                    if let Some(j) = judged.as_mut() {
-                        if let Some(reason) = j.withdrawn(&snapshot, self.listener, self.peer) {
-                            self.trust_closed(j, "trust_withdrawn", &reason);
-                            closing = true;
-                        }
-                    }
-                }
-                res = conn.as_mut() => {
-                    if let Err(e) = res {
-                        tracing::debug!(client = %peer, error = %e, "connection ended with an error");
-                    }
-                    break;
-                }
-                _ = self.stop.changed(), if !closing => closing = true,
-                _ = ticker.tick(), if !closing => {
-                    let activity = activity.load(Ordering::Relaxed);
-                    match clocks.tick(Instant::now(), activity, &in_flight, &delivery) {
-                        Tick::Keep => {}
-                        Tick::Idle => {
-                            tracing::debug!(client = %peer, "idle timeout; closing connection");
-                            closing = true;
-                        }
-                        Tick::ClientStalled => {
-                            tracing::warn!(client = %peer, timeout = ?clocks.response_idle, "client took no response bytes; closing connection");
-                            delivery.cut_stalled_client();
-                            break;
-                        }
-                    }
-                }
-            }
-            if closing && !was_closing {
-                conn.as_mut().graceful_shutdown();
-                let now = Instant::now();
-                close_by.as_mut().reset(now + CLOSE_GRACE);
-                hard_close = now + CLOSE_GRACE.max(limits.shutdown_grace);
             }
         }
     }
@@ -318,21 +404,6 @@ impl Drop for OpenGuard {
     }
 }
 
-fn http_builder(limits: &Limits) -> auto::Builder<TokioExecutor> {
-    let mut b = auto::Builder::new(TokioExecutor::new());
-    b.http1()
-        .timer(TokioTimer::new())
-        // The head timeout is the framing guard's: hyper's would also cut idle keep-alive.
-        .header_read_timeout(None)
-        .max_buf_size((limits.max_header_bytes + HEAD_SLACK).max(8192))
-        .keep_alive(true);
-    b.http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size((limits.max_header_bytes + HEAD_SLACK) as u32)
-        .max_concurrent_streams(256);
-    b
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,6 +430,26 @@ mod tests {
         assert_eq!(c.tick(t0 + Duration::from_secs(3), 8, &f, &d), Tick::Keep);
         assert_eq!(c.tick(t0 + Duration::from_secs(6), 8, &f, &d), Tick::Keep);
         assert_eq!(c.tick(t0 + Duration::from_secs(7), 8, &f, &d), Tick::Idle);
+    }
+
+    /// The size of what `f` returns.
+    fn returned_size<A, B, C, D, R>(_: impl Fn(A, B, C, D) -> R) -> usize {
+        std::mem::size_of::<R>()
+    }
+
+    #[test]
+    fn a_connection_task_keeps_no_room_for_passing_work() {
+        // A connection's task lives as long as the connection: the handshake's state is boxed
+        // and freed after it, each request's future too, and hyper's HTTP/1 connection exists
+        // only while a request is served. What stays is the loop: about 1.1 KiB; before, the
+        // task kept 4 KiB for all of them.
+        let task = returned_size(super::super::serve_connection);
+        assert!(task <= 1280, "a connection's task future is {task} bytes");
+        let served = std::mem::size_of::<Served>();
+        assert!(
+            served <= 256,
+            "hyper's side of a connection is {served} bytes"
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! checks the client chain, and the leaf becomes the connection's identity. Every refusal is
 //! logged with the client's address and counted.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::net::TcpStream;
@@ -34,8 +36,20 @@ pub(super) struct Accepted {
 pub(super) type Chain = crate::tls::PresentedChain;
 
 /// Read the PROXY protocol header where the listener takes one, then run the handshake, both
-/// within the handshake timeout; `None` (logged and counted) on refusal.
-pub(super) async fn accept(
+/// within the handshake timeout; `None` (logged and counted) on refusal. The handshake's state
+/// (kilobytes: rustls' acceptor, the ClientHello) is boxed and freed when it is done, so the
+/// connection's task, which lives as long as the connection, does not keep room for it.
+pub(super) fn accept<'a>(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    configured: SocketAddr,
+    snapshot: &'a Snapshot,
+    metrics: &'a Metrics,
+) -> Pin<Box<dyn Future<Output = Option<Accepted>> + Send + 'a>> {
+    Box::pin(handshake(tcp, peer, configured, snapshot, metrics))
+}
+
+async fn handshake(
     mut tcp: TcpStream,
     peer: SocketAddr,
     configured: SocketAddr,
