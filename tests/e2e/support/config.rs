@@ -107,6 +107,11 @@ impl Config {
         self.top(&format!("[limits]\n{lines}"))
     }
 
+    /// Lines of the `[access_log]` table.
+    pub fn access_log(self, lines: &str) -> Config {
+        self.top(&format!("[access_log]\n{lines}"))
+    }
+
     /// Lines added to the `[[domain]]` table.
     pub fn domain(mut self, lines: &str) -> Config {
         self.domain_extra.push_str(lines);

@@ -149,6 +149,19 @@ impl Served {
     }
 }
 
+/// The access lines (JSON, target `access`) of a log file's text; other lines are skipped.
+pub fn access_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["target"] == "access")
+        .collect()
+}
+
+/// The access lines in the file at `path` (none when it does not exist).
+pub fn access_lines_in(path: &Path) -> Vec<serde_json::Value> {
+    access_lines(&std::fs::read_to_string(path).unwrap_or_default())
+}
+
 impl Drop for Served {
     fn drop(&mut self) {
         let _ = self.child.kill();
