@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 
@@ -56,6 +56,19 @@ pub(super) struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wait up to `bound` on the writer's "done" calls until `until` holds or the writer ended.
+    fn wait_done<'a>(
+        &self,
+        state: MutexGuard<'a, State>,
+        bound: Duration,
+        until: impl Fn(&State) -> bool,
+    ) -> MutexGuard<'a, State> {
+        self.done
+            .wait_timeout_while(state, bound, |s| !(s.ended || until(s)))
+            .unwrap_or_else(|p| p.into_inner())
+            .0
     }
 
     /// Buffer one whole line, or drop and count it; never waits for the destination.
@@ -150,18 +163,9 @@ impl Sink {
         state.flushes_asked += 1;
         let ticket = state.flushes_asked;
         self.shared.wake.notify_one();
-        let deadline = Instant::now() + bound;
-        while state.flushes_done < ticket && !state.ended {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                return false;
-            };
-            state = self
-                .shared
-                .done
-                .wait_timeout(state, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
+        let state = self
+            .shared
+            .wait_done(state, bound, |s| s.flushes_done >= ticket);
         state.flushes_done >= ticket
     }
 
@@ -171,19 +175,9 @@ impl Sink {
         let mut state = self.shared.lock();
         state.stop = true;
         self.shared.wake.notify_one();
-        let deadline = Instant::now() + bound;
-        while !state.ended {
-            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-                return false;
-            };
-            state = self
-                .shared
-                .done
-                .wait_timeout(state, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+        if !self.shared.wait_done(state, bound, |_| false).ended {
+            return false;
         }
-        drop(state);
         let thread = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take();
         thread.is_none_or(|t| t.join().is_ok())
     }
@@ -270,23 +264,17 @@ fn reopen(output: &mut Output, target: &Target) {
 /// Wait until the buffer is full, the flush interval has passed, or a flush, reopen or stop is
 /// asked; then take the buffered lines (swapping in `spare`) and the requests.
 fn next_job(shared: &Shared, spare: Vec<u8>) -> Job {
-    let mut state = shared.lock();
-    let deadline = Instant::now() + state.flush_interval;
-    loop {
-        let asked =
-            state.stop || state.reopen.is_some() || state.flushes_asked > state.flushes_done;
-        if asked || state.pending.is_full() {
-            break;
-        }
-        let Some(left) = deadline.checked_duration_since(Instant::now()) else {
-            break;
-        };
-        state = shared
-            .wake
-            .wait_timeout(state, left)
-            .unwrap_or_else(|p| p.into_inner())
-            .0;
-    }
+    let state = shared.lock();
+    let interval = state.flush_interval;
+    let idle = |s: &mut State| {
+        let asked = s.stop || s.reopen.is_some() || s.flushes_asked > s.flushes_done;
+        !(asked || s.pending.is_full())
+    };
+    let mut state = shared
+        .wake
+        .wait_timeout_while(state, interval, idle)
+        .unwrap_or_else(|p| p.into_inner())
+        .0;
     let lines = state.pending.take(spare);
     let reopen = state.reopen.take().map(|at| (at, state.target.clone()));
     Job {
@@ -300,28 +288,52 @@ fn next_job(shared: &Shared, spare: Vec<u8>) -> Job {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::{Path, PathBuf};
+    use std::time::Instant;
 
-    fn settings(
-        path: &std::path::Path,
-        buffer: usize,
-        capacity: usize,
-        flush: Duration,
-    ) -> Settings {
-        Settings {
-            path: Some(path.to_path_buf()),
-            buffer_bytes: buffer,
+    const HOUR: Duration = Duration::from_secs(3600);
+    const BOUND: Duration = Duration::from_secs(5);
+
+    /// A sink writing `access.log` in a fresh directory, and its dropped-lines counter.
+    struct Fixture {
+        dir: tempfile::TempDir,
+        path: PathBuf,
+        sink: Sink,
+        dropped: Counter,
+    }
+
+    fn fixture(buffer_bytes: usize, max_pending_bytes: usize, flush: Duration) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("access.log");
+        let settings = Settings {
+            path: Some(path.clone()),
+            buffer_bytes,
             flush_interval: flush,
-            max_pending_bytes: capacity,
+            max_pending_bytes,
+        };
+        let dropped = Counter::default();
+        let sink = Sink::start(&settings, dropped.clone()).unwrap();
+        Fixture {
+            dir,
+            path,
+            sink,
+            dropped,
         }
     }
 
-    fn read(path: &std::path::Path) -> String {
+    impl Fixture {
+        fn push(&self, line: &str) {
+            self.sink.shared().push(line.as_bytes());
+        }
+    }
+
+    fn read(path: &Path) -> String {
         std::fs::read_to_string(path).unwrap_or_default()
     }
 
-    /// Poll `cond` for up to 5 s.
+    /// Poll `cond` for up to `BOUND`.
     fn soon(cond: impl Fn() -> bool) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + BOUND;
         while Instant::now() < deadline {
             if cond() {
                 return true;
@@ -333,104 +345,82 @@ mod tests {
 
     #[test]
     fn lines_wait_until_the_buffer_fills() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("access.log");
-        let hour = Duration::from_secs(3600);
-        let sink = Sink::start(&settings(&path, 20, 1000, hour), Counter::default()).unwrap();
-        sink.shared().push(b"first line\n");
+        let f = fixture(20, 1000, HOUR);
+        f.push("first line\n");
         std::thread::sleep(Duration::from_millis(100));
-        assert_eq!(read(&path), "", "under the threshold nothing is written");
-        sink.shared().push(b"second line\n");
-        assert!(
-            soon(|| read(&path) == "first line\nsecond line\n"),
-            "{}",
-            read(&path)
-        );
-        assert!(sink.finish(Duration::from_secs(5)));
+        assert_eq!(read(&f.path), "", "under the threshold nothing is written");
+        f.push("second line\n");
+        assert!(soon(|| read(&f.path) == "first line\nsecond line\n"));
+        assert!(f.sink.finish(BOUND));
     }
 
     #[test]
     fn lines_are_written_within_the_flush_interval() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("access.log");
-        let flush = Duration::from_millis(100);
-        let sink = Sink::start(
-            &settings(&path, 1 << 20, 1 << 21, flush),
-            Counter::default(),
-        )
-        .unwrap();
-        sink.shared().push(b"lonely line\n");
-        assert!(soon(|| read(&path) == "lonely line\n"));
-        assert!(sink.finish(Duration::from_secs(5)));
+        let f = fixture(1 << 20, 1 << 21, Duration::from_millis(100));
+        f.push("lonely line\n");
+        assert!(soon(|| read(&f.path) == "lonely line\n"));
+        assert!(f.sink.finish(BOUND));
     }
 
     #[test]
     fn flush_and_finish_write_everything_accepted() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("access.log");
-        let hour = Duration::from_secs(3600);
-        let sink =
-            Sink::start(&settings(&path, 1 << 20, 1 << 21, hour), Counter::default()).unwrap();
-        sink.shared().push(b"a\n");
-        assert!(sink.flush(Duration::from_secs(5)));
-        assert_eq!(read(&path), "a\n");
-        sink.shared().push(b"b\n");
-        assert!(sink.finish(Duration::from_secs(5)));
-        assert_eq!(read(&path), "a\nb\n");
+        let f = fixture(1 << 20, 1 << 21, HOUR);
+        f.push("a\n");
+        assert!(f.sink.flush(BOUND));
+        assert_eq!(read(&f.path), "a\n");
+        f.push("b\n");
+        assert!(f.sink.finish(BOUND));
+        assert_eq!(read(&f.path), "a\nb\n");
+    }
+
+    #[test]
+    fn lines_past_the_capacity_are_counted_as_dropped() {
+        let f = fixture(1 << 20, 10, HOUR);
+        f.push("12345\n");
+        f.push("67890\n");
+        f.push("abc\n");
+        assert_eq!(f.dropped.get(), 1, "the second line did not fit");
+        assert!(f.sink.finish(BOUND));
+        assert_eq!(read(&f.path), "12345\nabc\n");
     }
 
     #[test]
     fn lines_after_the_writer_ended_are_counted_as_dropped() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("access.log");
-        let dropped = Counter::default();
-        let sink = Sink::start(
-            &settings(&path, 64, 1024, Duration::from_secs(1)),
-            dropped.clone(),
-        )
-        .unwrap();
-        assert!(sink.finish(Duration::from_secs(5)));
-        sink.shared().push(b"late\n");
-        assert_eq!(dropped.get(), 1);
-        assert_eq!(read(&path), "");
+        let f = fixture(64, 1024, Duration::from_secs(1));
+        assert!(f.sink.finish(BOUND));
+        f.push("late\n");
+        assert_eq!(f.dropped.get(), 1);
+        assert_eq!(read(&f.path), "");
     }
 
     #[test]
     fn reopen_writes_the_old_file_then_creates_a_new_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("access.log");
-        let rotated = dir.path().join("access.log.1");
-        let hour = Duration::from_secs(3600);
-        let sink =
-            Sink::start(&settings(&path, 1 << 20, 1 << 21, hour), Counter::default()).unwrap();
-        sink.shared().push(b"before\n");
-        assert!(sink.flush(Duration::from_secs(5)));
-        sink.shared().push(b"buffered at rotation\n");
-        std::fs::rename(&path, &rotated).unwrap();
-        sink.reopen();
+        let f = fixture(1 << 20, 1 << 21, HOUR);
+        let rotated = f.dir.path().join("access.log.1");
+        f.push("before\n");
+        assert!(f.sink.flush(BOUND));
+        f.push("buffered at rotation\n");
+        std::fs::rename(&f.path, &rotated).unwrap();
+        f.sink.reopen();
         // Accepted after the request, before the writer acts on it: the new file's.
-        sink.shared().push(b"after\n");
-        assert!(sink.finish(Duration::from_secs(5)));
+        f.push("after\n");
+        assert!(f.sink.finish(BOUND));
         assert_eq!(read(&rotated), "before\nbuffered at rotation\n");
-        assert_eq!(read(&path), "after\n");
+        assert_eq!(read(&f.path), "after\n");
     }
 
     #[test]
     fn a_failed_reopen_keeps_the_open_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("access.log");
-        let hour = Duration::from_secs(3600);
-        let sink =
-            Sink::start(&settings(&path, 1 << 20, 1 << 21, hour), Counter::default()).unwrap();
-        sink.shared().push(b"one\n");
-        assert!(sink.flush(Duration::from_secs(5)));
-        let moved = dir.path().join("moved.log");
-        std::fs::rename(&path, &moved).unwrap();
+        let f = fixture(1 << 20, 1 << 21, HOUR);
+        f.push("one\n");
+        assert!(f.sink.flush(BOUND));
+        let moved = f.dir.path().join("moved.log");
+        std::fs::rename(&f.path, &moved).unwrap();
         // The path is now a directory: it cannot be opened for appending.
-        std::fs::create_dir(&path).unwrap();
-        sink.reopen();
-        sink.shared().push(b"two\n");
-        assert!(sink.finish(Duration::from_secs(5)));
+        std::fs::create_dir(&f.path).unwrap();
+        f.sink.reopen();
+        f.push("two\n");
+        assert!(f.sink.finish(BOUND));
         assert_eq!(read(&moved), "one\ntwo\n");
     }
 }
