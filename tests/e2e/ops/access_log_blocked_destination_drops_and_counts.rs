@@ -100,13 +100,7 @@ async fn a_blocked_destination_drops_counted_lines_and_never_slows_requests() {
     );
     assert!(gone < N as f64, "every line was dropped");
 
-    served.signal("-TERM");
-    let status = served.exit_within(Duration::from_secs(15)).await;
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "{status:?}\n{}",
-        served.dump()
-    );
+    served.terminate().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     reader.abort();
     let lines = access_lines(&String::from_utf8_lossy(&read.lock().unwrap()));

@@ -15,10 +15,7 @@ async fn sigterm_writes_every_buffered_line_to_the_file() {
     let log = pki.path("access.log");
     // Neither threshold is reached by N lines: only the exit can write them.
     let cfg = Config::new(&pki, &[up.addr])
-        .access_log(&format!(
-            "path = {}\nbuffer_bytes = 4194304\nflush_interval_ms = 600000",
-            toml_path(&log)
-        ))
+        .access_log_file(&log, 4 << 20, 600_000)
         .build();
     let mut served = Served::start(&pki.write("gateway.toml", &cfg));
     let addr = served.listen_addr().await;
@@ -40,12 +37,7 @@ async fn sigterm_writes_every_buffered_line_to_the_file() {
         served.dump()
     );
 
-    served.signal("-TERM");
-    let status = served
-        .exit_within(Duration::from_secs(15))
-        .await
-        .unwrap_or_else(|| panic!("no exit after SIGTERM:\n{}", served.dump()));
-    assert!(status.success(), "{status:?}:\n{}", served.dump());
+    served.terminate().await;
 
     let lines = access_lines_in(&log);
     assert_eq!(lines.len(), N, "{}", served.dump());

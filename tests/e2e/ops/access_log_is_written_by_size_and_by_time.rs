@@ -11,10 +11,7 @@ async fn a_few_lines_are_written_within_the_flush_interval() {
     let up = Upstream::start().await;
     let log = pki.path("access.log");
     let cfg = Config::new(&pki, &[up.addr])
-        .access_log(&format!(
-            "path = {}\nbuffer_bytes = 4194304\nflush_interval_ms = 200",
-            toml_path(&log)
-        ))
+        .access_log_file(&log, 4 << 20, 200)
         .build();
     let served = Served::start(&pki.write("gateway.toml", &cfg));
     let addr = served.listen_addr().await;
@@ -37,11 +34,7 @@ async fn a_few_lines_are_written_within_the_flush_interval() {
         "{:?}",
         sent.elapsed()
     );
-    let ids: Vec<_> = access_lines_in(&log)
-        .iter()
-        .map(|l| l["request_id"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(ids, ["timed-0", "timed-1", "timed-2"]);
+    assert_eq!(access_ids_in(&log), ["timed-0", "timed-1", "timed-2"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,10 +44,7 @@ async fn a_full_buffer_is_written_before_the_flush_interval() {
     let log = pki.path("access.log");
     // Ten minutes: only the size threshold can write before the end of the test.
     let cfg = Config::new(&pki, &[up.addr])
-        .access_log(&format!(
-            "path = {}\nbuffer_bytes = 2048\nflush_interval_ms = 600000",
-            toml_path(&log)
-        ))
+        .access_log_file(&log, 2048, 600_000)
         .build();
     let served = Served::start(&pki.write("gateway.toml", &cfg));
     let addr = served.listen_addr().await;
