@@ -140,7 +140,11 @@ impl Sink {
         state
             .pending
             .set_limits(settings.buffer_bytes, settings.max_pending_bytes);
-        state.flush_interval = settings.flush_interval;
+        if state.flush_interval != settings.flush_interval {
+            state.flush_interval = settings.flush_interval;
+            // The writer may be waiting out the old interval: a write now restarts its wait.
+            state.flushes_asked += 1;
+        }
         if state.target != target {
             state.target = target;
             state.ask_reopen();
@@ -371,6 +375,22 @@ mod tests {
         f.push("b\n");
         assert!(f.sink.finish(BOUND));
         assert_eq!(read(&f.path), "a\nb\n");
+    }
+
+    #[test]
+    fn a_shorter_flush_interval_applies_without_waiting_out_the_old_one() {
+        let f = fixture(1 << 20, 1 << 21, HOUR);
+        f.push("before\n");
+        let settings = Settings {
+            path: Some(f.path.clone()),
+            flush_interval: Duration::from_millis(50),
+            ..Settings::default()
+        };
+        f.sink.configure(&settings);
+        assert!(soon(|| read(&f.path) == "before\n"));
+        f.push("after\n");
+        assert!(soon(|| read(&f.path) == "before\nafter\n"));
+        assert!(f.sink.finish(BOUND));
     }
 
     #[test]
