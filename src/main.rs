@@ -417,11 +417,17 @@ fn main() -> ExitCode {
             log_format,
         } => {
             telemetry::init(log_format);
-            runtime(workers).and_then(|rt| rt.block_on(serve(config)))
+            // The runtime is gone (every request task dropped, its line emitted) before the
+            // access log's last write.
+            let served = runtime(workers).and_then(|rt| rt.block_on(serve(config)));
+            telemetry::finish();
+            served
         }
         Command::Demo { certs, log_format } => {
             telemetry::init(log_format);
-            runtime(None).and_then(|rt| rt.block_on(demo(certs)))
+            let served = runtime(None).and_then(|rt| rt.block_on(demo(certs)));
+            telemetry::finish();
+            served
         }
     };
     match result {
@@ -572,6 +578,7 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
 
 async fn run(snapshot: Snapshot, reload_from: Option<PathBuf>) -> anyhow::Result<()> {
     let admin_addr = snapshot.config.admin;
+    portcullis::access_log::configure(&snapshot.config.access_log);
     let gateway = Gateway::bind(snapshot).await?;
     let reloader = reload_from.map(|path| Reloader::new(path, gateway.clone()));
     if let Some(r) = &reloader {

@@ -15,21 +15,76 @@ pub enum LogFormat {
     Json,
 }
 
-/// Install the global subscriber; `RUST_LOG` overrides the default level (`info`).
+/// Install the global subscriber; `RUST_LOG` overrides the default level (`info`). Access lines
+/// (target [`crate::access_log::TARGET`]) go to the access log's buffered writer, formatted as
+/// every other line but without colours; the rest go to stderr.
 pub fn init(format: LogFormat) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let _ = match format {
-        LogFormat::Text => builder.with_target(true).try_init(),
+    let lines = crate::access_log::start();
+    let split = lines.is_ok();
+    let mut layers = vec![
+        fmt_layer(format, std::io::stderr, terminal())
+            .with_filter(tracing_subscriber::filter::filter_fn(move |m| {
+                !(split && m.target() == crate::access_log::TARGET)
+            }))
+            .boxed(),
+    ];
+    if let Ok(writer) = &lines {
+        layers.push(
+            fmt_layer(format, writer.clone(), false)
+                .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+                    m.target() == crate::access_log::TARGET
+                }))
+                .boxed(),
+        );
+    }
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(layers)
+        .try_init();
+    if let Err(e) = lines {
+        tracing::warn!(error = %e, "cannot start the access log writer thread; access lines go to stderr unbuffered");
+    }
+}
+
+/// The subscriber the layers stack on.
+type Base = tracing_subscriber::layer::Layered<EnvFilter, tracing_subscriber::Registry>;
+
+/// A `fmt` layer in `format` writing to `writer`.
+fn fmt_layer<W>(
+    format: LogFormat,
+    writer: W,
+    ansi: bool,
+) -> Box<dyn tracing_subscriber::Layer<Base> + Send + Sync>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::Layer as _;
+    let builder = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.with_target(true).boxed(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .try_init(),
-    };
+            .boxed(),
+    }
+}
+
+/// True when stderr is a terminal: only then are lines coloured.
+fn terminal() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
+/// Write every buffered access line and end the writer, at exit after the drain (see
+/// [`crate::access_log::finish`]).
+pub fn finish() {
+    crate::access_log::finish();
 }
 
 /// Counts requests in flight on a connection, so idle detection leaves them alone.
@@ -154,7 +209,7 @@ impl AccessLog {
         self.record();
         if let Some(format) = &self.format {
             let line = format.render(|v, out| self.variable(v, out));
-            tracing::info!(target: "access", "{line}");
+            tracing::info!(target: crate::access_log::TARGET, "{line}");
             return;
         }
         let (api, stage) = match &self.api_stage {
@@ -162,7 +217,7 @@ impl AccessLog {
             None => ("", ""),
         };
         tracing::info!(
-            target: "access",
+            target: crate::access_log::TARGET,
             request_id = self.request_id.to_str().unwrap_or(""),
             client = %self.client,
             subject = %self.subject.subject,
