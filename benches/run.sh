@@ -71,6 +71,13 @@ if [[ $NICE != 0 ]] && nice -n "$NICE" true 2>/dev/null && [[ $(nice -n "$NICE" 
 else
     log "note: running at normal priority (NICE=$NICE not possible here)"
 fi
+# With sched_autogroup each session is one scheduling group: nice ranks processes only inside this
+# session, and another session's compile still gets its equal share of each CPU. Say so in the report.
+PRIO_NOTE=
+if ((${#PRIO[@]} > 0)) && [[ $(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null) == 1 ]]; then
+    PRIO_NOTE=" (sched_autogroup on: nice ranks only within this session; other sessions still get their share)"
+    log "note: sched_autogroup is on: NICE=$NICE does not make other sessions' work yield"
+fi
 
 # 2000 idle connections need file descriptors in the proxy and in the client.
 want_fds=$((IDLE_CONNS * 2 + 1024))
@@ -581,7 +588,7 @@ ACCESS_BAD=
     echo "## Run $RUN_ID: Portcullis vs NGINX (every number below is from this one run)"
     echo
     echo "$(date -u +%Y-%m-%dT%H:%MZ), DURATION=${DURATION}s WARMUP=${WARMUP}s; $(nginx -v 2>&1 || true); $(rustc --version)"
-    echo "$(nproc) CPUs; 1-worker scenarios: proxy pinned to CPU $PROXY_CPU; (a2): $MULTI_WORKERS workers unpinned; loadgen+upstream on CPU $CLIENT_CPU; ${PRIO[*]:-normal priority}"
+    echo "$(nproc) CPUs; 1-worker scenarios: proxy pinned to CPU $PROXY_CPU; (a2): $MULTI_WORKERS workers unpinned; loadgen+upstream on CPU $CLIENT_CPU; ${PRIO[*]:-normal priority}$PRIO_NOTE"
     echo "Access logs, one line per request, both to a file in $TMP: NGINX 'access_log FILE portcullis_like buffer=64k flush=1s',"
     echo "Portcullis its default line via $([[ $PORTCULLIS_ACCESS_LOG_VIA == path ]] && echo "[access_log] path" || echo "tracing to stderr, redirected to a file")."
     echo "A verdict marked (disturbed) comes from a window where other processes used > 15 % of a core (last table)."
