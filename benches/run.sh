@@ -30,11 +30,11 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 MULTI_WORKERS=${MULTI_WORKERS:-2}
 LOG_SETTLE=${LOG_SETTLE:-1.5}
 
-# ACCESS_LOG_PATH: how Portcullis' access log reaches its file; the one line to change once
-# `[access_log] path = "FILE"` exists. "stderr": Portcullis writes each line through tracing to
-# stderr, which this script sends to a file (errors share it; only ` access: ` lines count).
-# "path": the generated config sets `[access_log] path` and every line of that file counts.
-PORTCULLIS_ACCESS_LOG_VIA=${PORTCULLIS_ACCESS_LOG_VIA:-stderr}
+# How Portcullis' access log reaches its file. "path" (default): the generated config sets
+# `[access_log] path`, buffered as NGINX's `buffer=64k flush=1s`, and every line of that file
+# counts. "stderr": the lines go to stderr (still buffered), which this script sends to a file
+# (errors share it; only ` access: ` lines count).
+PORTCULLIS_ACCESS_LOG_VIA=${PORTCULLIS_ACCESS_LOG_VIA:-path}
 [[ $PORTCULLIS_ACCESS_LOG_VIA == stderr || $PORTCULLIS_ACCESS_LOG_VIA == path ]] ||
     { echo "PORTCULLIS_ACCESS_LOG_VIA must be stderr or path" >&2; exit 2; }
 
