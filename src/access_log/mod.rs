@@ -20,6 +20,7 @@
 //! queue in lines rather than bytes, and cannot reopen a file on SIGHUP.
 
 mod buffer;
+pub mod line;
 mod output;
 mod sink;
 
@@ -126,6 +127,18 @@ pub fn finish() {
             bound = ?EXIT_FLUSH_BOUND,
             "the access log destination did not take the last lines in time; they are lost"
         );
+    }
+}
+
+/// Hand one whole access line (newline included) to the writer; `false` when the writer is
+/// not started (the line then goes through tracing, as in tests that serve in-process).
+pub fn push(line: &[u8]) -> bool {
+    match SINK.get() {
+        Some(sink) => {
+            sink.shared().push(line);
+            true
+        }
+        None => false,
     }
 }
 
