@@ -1,9 +1,11 @@
 //! The access log's buffered, non-blocking writer: one line per request, written by size, by
 //! time, on SIGHUP and at exit, to stderr or `[access_log] path`, without a system call per line.
 //!
-//! Design. The line is formatted on the request's thread by the tracing `fmt` layer (into its
-//! thread-local `String`, so formatting allocates nothing per request) and handed whole to
-//! [`LineWriter`], which copies it into one shared buffer under a mutex held for that copy only.
+//! Design. The line is formatted on the request's thread into a thread-local `String` (so
+//! formatting allocates nothing per request): by [`line::write`], byte for byte what the
+//! tracing `fmt` layer writes for the access event but without its per-event machinery, or by
+//! that layer through [`LineWriter`] for the process's other uses. [`push`] copies it into one
+//! shared buffer under a mutex held for that copy only.
 //! A dedicated OS thread (not a tokio worker, so a blocked disk or pipe never stalls requests)
 //! swaps the buffer for an empty spare and writes it in one go when it holds
 //! `access_log.buffer_bytes`, when `access_log.flush_interval_ms` has passed, when SIGHUP asks
