@@ -32,3 +32,4 @@ pub mod throttle;
 pub mod tls;
 pub mod tools;
 pub mod upstream;
+pub mod worker;
