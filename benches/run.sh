@@ -7,7 +7,8 @@
 # Knobs (environment): DURATION (s, default 10), WARMUP (s, default 2), PROXIES ("portcullis nginx"),
 # KA_CONNS (64), HS_CONC (16), LARGE_CONNS (8), IDLE_CONNS (2000), PORT_BASE (18400),
 # PROXY_CPU (0), CLIENT_CPU (1), NICE (-10, root only), QUIET_WAIT (20 s) / QUIET_MAX (15 %): wait before each load until the
-# machine is quiet, KEEP_TMP=1 keeps the temp dir (keys, configs, logs).
+# machine is quiet, KEEP_TMP=1 keeps the temp dir (keys, configs, logs), PORTCULLIS_RUNTIME
+# (empty: Portcullis' default; per-core or shared: `serve --runtime`, which matters above 1 worker).
 # Installs nothing. Needs: nginx (apt-get install -y nginx-light, or nginx), taskset (util-linux).
 # See benches/README.md for what each scenario measures.
 set -euo pipefail
@@ -22,6 +23,7 @@ IDLE_CONNS=${IDLE_CONNS:-2000}
 PORT_BASE=${PORT_BASE:-18400}
 PROXY_CPU=${PROXY_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
+PORTCULLIS_RUNTIME=${PORTCULLIS_RUNTIME:-}
 
 UP_PORT=$PORT_BASE
 PORTCULLIS_PORT=$((PORT_BASE + 43))
@@ -275,7 +277,8 @@ start_proxy() {
     portcullis)
         PROXY_PORT=$PORTCULLIS_PORT
         spawn "$TMP/portcullis.log" env RUST_LOG=warn "${PRIO[@]}" taskset -c "$PROXY_CPU" \
-            "$PORTCULLIS_BIN" serve --config "$TMP/portcullis.toml" --workers 1
+            "$PORTCULLIS_BIN" serve --config "$TMP/portcullis.toml" --workers 1 \
+            ${PORTCULLIS_RUNTIME:+--runtime "$PORTCULLIS_RUNTIME"}
         ;;
     nginx)
         PROXY_PORT=$NGINX_PORT
