@@ -35,7 +35,7 @@ enum Command {
         /// The configuration file.
         #[arg(long, short)]
         config: PathBuf,
-        /// Runtime worker threads (default: one per CPU).
+        /// Workers: threads serving connections (default: one per CPU).
         #[arg(long)]
         workers: Option<usize>,
         /// With more than one worker: `per-core`, a single-threaded runtime per worker with its
