@@ -423,14 +423,20 @@ fn main() -> ExitCode {
             log_format,
         } => {
             telemetry::init(log_format);
-            // Per-core: this thread's current-thread runtime is worker 0.
+            // Per-core: this thread's current-thread runtime is worker 0. The runtimes are gone
+            // (every request task dropped, its line emitted; `run` joins the other workers)
+            // before the access log's last write.
             let per_core = per_core_workers(workers, model);
-            runtime(per_core.map(|_| 1).or(workers))
-                .and_then(|rt| rt.block_on(serve(config, per_core)))
+            let served = runtime(per_core.map(|_| 1).or(workers))
+                .and_then(|rt| rt.block_on(serve(config, per_core)));
+            telemetry::finish();
+            served
         }
         Command::Demo { certs, log_format } => {
             telemetry::init(log_format);
-            runtime(None).and_then(|rt| rt.block_on(demo(certs)))
+            let served = runtime(None).and_then(|rt| rt.block_on(demo(certs)));
+            telemetry::finish();
+            served
         }
     };
     match result {
@@ -596,6 +602,7 @@ async fn run(
     per_core: Option<usize>,
 ) -> anyhow::Result<()> {
     let admin_addr = snapshot.config.admin;
+    portcullis::access_log::configure(&snapshot.config.access_log);
     let gateway = match per_core {
         Some(workers) => Gateway::bind_per_core(snapshot, workers).await?,
         None => Gateway::bind(snapshot).await?,

@@ -165,6 +165,8 @@ pub struct Metrics {
     pub rate_limit_store_failures: Counter,
     /// Connections closed before TLS on a PROXY protocol listener, by reason.
     pub proxy_protocol_refusals: Family<FailureLabels, Counter>,
+    /// Access lines dropped (buffer full, or a failed write): the process-wide counter.
+    pub access_log_dropped_lines: Counter,
     /// Client connections accepted, by the worker that serves them.
     pub worker_connections: Family<WorkerLabels, Counter>,
 }
@@ -202,6 +204,7 @@ impl Metrics {
             throttled: Family::default(),
             rate_limit_store_failures: Counter::default(),
             proxy_protocol_refusals: Family::default(),
+            access_log_dropped_lines: crate::access_log::dropped_lines(),
             worker_connections: Family::default(),
             registry: Registry::default(),
         };
@@ -283,6 +286,12 @@ impl Metrics {
             "Connections closed before TLS on a PROXY protocol listener: an untrusted peer, \
              a missing or malformed header, or none in time",
             m.proxy_protocol_refusals.clone(),
+        );
+        registry.register(
+            "access_log_dropped_lines",
+            "Access log lines dropped because the buffer was full (the destination did not keep \
+             up) or a write failed",
+            m.access_log_dropped_lines.clone(),
         );
         registry.register(
             "worker_connections",

@@ -107,6 +107,19 @@ impl Config {
         self.top(&format!("[limits]\n{lines}"))
     }
 
+    /// Lines of the `[access_log]` table.
+    pub fn access_log(self, lines: &str) -> Config {
+        self.top(&format!("[access_log]\n{lines}"))
+    }
+
+    /// The access log goes to the file `path`, written at `buffer_bytes` or every `flush_ms`.
+    pub fn access_log_file(self, path: &Path, buffer_bytes: u64, flush_ms: u64) -> Config {
+        self.access_log(&format!(
+            "path = {}\nbuffer_bytes = {buffer_bytes}\nflush_interval_ms = {flush_ms}",
+            toml_path(path)
+        ))
+    }
+
     /// Lines added to the `[[domain]]` table.
     pub fn domain(mut self, lines: &str) -> Config {
         self.domain_extra.push_str(lines);
