@@ -10,7 +10,8 @@
 # NICE (-10, root only), QUIET_WAIT (20 s) / QUIET_MAX (15 %): wait before each load until the
 # machine is quiet, LOG_SETTLE (1.5 s: wait after each load before counting access-log lines),
 # PORTCULLIS_ACCESS_LOG_VIA (stderr|path, see ACCESS_LOG_PATH below), KEEP_TMP=1 keeps the temp
-# dir (keys, configs, full logs).
+# dir (keys, configs, full logs), PORTCULLIS_RUNTIME (empty: Portcullis' default; per-core or
+# shared: `serve --runtime`, which matters above 1 worker, i.e. in (a2)).
 # Both proxies write an access-log line per request to a file: NGINX buffered (buffer=64k flush=1s),
 # Portcullis with its default access log. After every load the script counts the new lines.
 # Installs nothing. Needs: nginx (apt-get install -y nginx-light, or nginx), taskset (util-linux).
@@ -29,6 +30,7 @@ PROXY_CPU=${PROXY_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 MULTI_WORKERS=${MULTI_WORKERS:-2}
 LOG_SETTLE=${LOG_SETTLE:-1.5}
+PORTCULLIS_RUNTIME=${PORTCULLIS_RUNTIME:-}
 
 # How Portcullis' access log reaches its file. "path" (default): the generated config sets
 # `[access_log] path`, buffered as NGINX's `buffer=64k flush=1s`, and every line of that file
@@ -356,7 +358,8 @@ start_proxy() {
         PORTCULLIS_STDERR=$logf
         # RUST_LOG unset: the default level (info), so the access log is on.
         spawn "$logf" env -u RUST_LOG "${PRIO[@]}" "${cpus[@]}" \
-            "$PORTCULLIS_BIN" serve --config "$TMP/portcullis.toml" --workers "$workers"
+            "$PORTCULLIS_BIN" serve --config "$TMP/portcullis.toml" --workers "$workers" \
+            ${PORTCULLIS_RUNTIME:+--runtime "$PORTCULLIS_RUNTIME"}
         ;;
     nginx)
         PROXY_PORT=$NGINX_PORT

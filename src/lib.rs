@@ -33,3 +33,4 @@ pub mod throttle;
 pub mod tls;
 pub mod tools;
 pub mod upstream;
+pub mod worker;

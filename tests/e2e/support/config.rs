@@ -166,6 +166,20 @@ pub fn simple_config(pki: &Pki, upstream: SocketAddr, routes: &str) -> String {
     Config::new(pki, &[upstream]).routes(routes).build()
 }
 
+/// The PKI's domain on each of `listens`, its `/inventory` route forwarded to `up`.
+pub fn listeners_config(pki: &Pki, up: SocketAddr, listens: &[SocketAddr]) -> String {
+    let mut text = String::new();
+    for l in listens {
+        text.push_str(&pki.domain_toml("localhost", &l.to_string()));
+        text.push_str("[[domain.mapping]]\napi = \"inv\"\nstage = \"prod\"\n\n");
+    }
+    text.push_str(&format!(
+        "[api.inv.stages.prod]\nvariables = {{ backend = \"onprem\" }}\n{INVENTORY_ROUTE}\n\
+         [upstream.onprem]\ntargets = [\"{up}\"]\n"
+    ));
+    text
+}
+
 /// Write `file` in the PKI directory: a configuration for `explain` with this truststore and CRLs.
 pub fn explain_config(pki: &Pki, file: &str, truststore: &Path, crls: &[PathBuf]) -> PathBuf {
     let text = Config::with_files(

@@ -19,24 +19,24 @@ pub struct Served {
 impl Served {
     /// `portcullis serve --config CONFIG --log-format json --workers 2`.
     pub fn start(config: &Path) -> Served {
-        Self::spawn(config, "json")
+        Self::spawn(config, "json", &[])
     }
 
     /// `portcullis serve --config CONFIG --workers 2` with the text log operators read.
     pub fn start_text(config: &Path) -> Served {
-        Self::spawn(config, "text")
+        Self::spawn(config, "text", &[])
     }
 
-    fn spawn(config: &Path, log_format: &str) -> Served {
+    /// [`Served::start`] on runtime model `model` (`--runtime per-core` or `shared`).
+    pub fn start_on(config: &Path, model: &str) -> Served {
+        Self::spawn(config, "json", &["--runtime", model])
+    }
+
+    fn spawn(config: &Path, log_format: &str, extra: &[&str]) -> Served {
         let mut child = Command::new(bin())
-            .args([
-                "serve",
-                "--log-format",
-                log_format,
-                "--workers",
-                "2",
-                "--config",
-            ])
+            .args(["serve", "--log-format", log_format, "--workers", "2"])
+            .args(extra)
+            .arg("--config")
             .arg(config)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
