@@ -507,8 +507,11 @@ impl Histogram {
 
 /// What one worker saw inside the measured window.
 struct Stats {
-    /// Completed requests.
+    /// Completed requests inside the measured window.
     requests: u64,
+    /// Completed requests at any time (warm-up and tail included): what the proxy's access log
+    /// should hold one line for.
+    requests_total: u64,
     /// Failed connects, handshakes or requests.
     errors: u64,
     /// Response body bytes.
@@ -524,6 +527,7 @@ impl Stats {
     fn new() -> Self {
         Stats {
             requests: 0,
+            requests_total: 0,
             errors: 0,
             bytes: 0,
             hist: Histogram::new(),
@@ -533,6 +537,7 @@ impl Stats {
 
     /// Records a request that started at `t0` and just completed with `n` bytes.
     fn ok(&mut self, ctx: &Ctx, t0: Instant, n: u64) {
+        self.requests_total += 1;
         let now = Instant::now();
         if now >= ctx.warm_end && now <= ctx.end {
             self.requests += 1;
@@ -553,6 +558,7 @@ impl Stats {
     /// Adds `other` into `self`.
     fn merge(&mut self, other: Stats) {
         self.requests += other.requests;
+        self.requests_total += other.requests_total;
         self.errors += other.errors;
         self.bytes += other.bytes;
         self.hist.merge(&other.hist);
@@ -619,21 +625,34 @@ async fn handshake_worker(ctx: Arc<Ctx>) -> Stats {
 
 /// Sum of utime+stime (clock ticks) of `pids`, from /proc/PID/stat fields 14 and 15.
 fn proc_cpu_ticks(pids: &[u32]) -> Option<u64> {
-    let mut sum = 0;
+    proc_cpu_split(pids).map(|(u, s)| u + s)
+}
+
+/// Sums of utime and of stime (clock ticks) of `pids`: each process's own threads, live and
+/// exited (a process's stat line covers its whole thread group), not its children's.
+fn proc_cpu_split(pids: &[u32]) -> Option<(u64, u64)> {
+    let (mut user, mut sys) = (0, 0);
     for pid in pids {
-        sum += stat_cpu_ticks(&format!("/proc/{pid}/stat"))?;
+        let (u, s) = stat_cpu_split(&format!("/proc/{pid}/stat"))?;
+        user += u;
+        sys += s;
     }
-    Some(sum)
+    Some((user, sys))
 }
 
 /// utime+stime (clock ticks) from one `/proc/.../stat` file.
 fn stat_cpu_ticks(path: &str) -> Option<u64> {
+    stat_cpu_split(path).map(|(u, s)| u + s)
+}
+
+/// (utime, stime) in clock ticks from one `/proc/.../stat` file (fields 14 and 15).
+fn stat_cpu_split(path: &str) -> Option<(u64, u64)> {
     let stat = fs::read_to_string(path).ok()?;
     // Field 2 (comm) may contain spaces: split after its closing parenthesis.
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     // `rest` starts at field 3, so field N is f[N - 3].
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    Some((f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?))
 }
 
 /// Whole-machine clock ticks (all CPUs) from the first line of /proc/stat:
@@ -662,8 +681,12 @@ fn host_ticks() -> Option<(u64, u64, u64)> {
 /// CPU samples taken at one instant.
 #[derive(Clone, Copy)]
 struct CpuSample {
-    /// Proxy processes.
+    /// Proxy processes, user + system.
     proxy: Option<u64>,
+    /// Proxy processes, user time only.
+    proxy_user: Option<u64>,
+    /// Proxy processes, system time only.
+    proxy_sys: Option<u64>,
     /// This process.
     client: Option<u64>,
     /// The upstream process.
@@ -679,8 +702,11 @@ struct CpuSample {
 impl CpuSample {
     /// Samples everything now.
     fn take(proxy_pids: &[u32], upstream_pid: Option<u32>) -> Self {
+        let split = proc_cpu_split(proxy_pids);
         CpuSample {
-            proxy: proc_cpu_ticks(proxy_pids),
+            proxy: split.map(|(u, s)| u + s),
+            proxy_user: split.map(|(u, _)| u),
+            proxy_sys: split.map(|(_, s)| s),
             client: self_cpu_ticks(),
             upstream: upstream_pid.and_then(|p| proc_cpu_ticks(&[p])),
             host: host_ticks().map(|h| h.0),
@@ -693,6 +719,8 @@ impl CpuSample {
     fn until(&self, later: &CpuSample) -> CpuSample {
         CpuSample {
             proxy: delta(self.proxy, later.proxy),
+            proxy_user: delta(self.proxy_user, later.proxy_user),
+            proxy_sys: delta(self.proxy_sys, later.proxy_sys),
             client: delta(self.client, later.client),
             upstream: delta(self.upstream, later.upstream),
             host: delta(self.host, later.host),
@@ -886,6 +914,7 @@ async fn run_idle(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
         request_timeout: ctx.request_timeout,
         negotiated: ctx.negotiated.clone(),
     });
+    let mut warm_requests = 0;
     if args.warmup > 0.0 {
         // Touch the proxy's lazy per-process state with a few short-lived connections.
         let n = args.connections.min(16);
@@ -894,6 +923,7 @@ async fn run_idle(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
             .collect();
         for h in hs {
             if let (Ok((conn, _)), _) = h.await? {
+                warm_requests += 1;
                 drop(conn.sender);
                 let _ = timeout(Duration::from_secs(1), conn.task).await;
             }
@@ -904,6 +934,7 @@ async fn run_idle(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
     let cpu0 = CpuSample::take(&args.proxy_pids, args.upstream_pid);
 
     let mut stats = Stats::new();
+    stats.requests_total = warm_requests;
     let mut conns: Vec<Conn> = Vec::with_capacity(args.connections);
     let mut inflight = tokio::task::JoinSet::new();
     let mut launched = 0;
@@ -917,6 +948,7 @@ async fn run_idle(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
             match joined? {
                 (Ok((conn, n)), lat) => {
                     stats.requests += 1;
+                    stats.requests_total += 1;
                     stats.bytes += n;
                     stats.hist.record(lat.as_micros() as u64);
                     conns.push(conn);
@@ -980,11 +1012,14 @@ fn print_report(args: &LoadArgs, r: &Report) {
         s.hist.quantile(0.90),
         s.hist.quantile(0.99),
     );
-    let cpu_us_per_req = r
-        .cpu
-        .proxy
-        .filter(|_| s.requests > 0)
-        .map(|t| t as f64 * 1e6 / args.clk_tck as f64 / s.requests as f64);
+    let per_req = |ticks: Option<u64>| {
+        ticks
+            .filter(|_| s.requests > 0)
+            .map(|t| t as f64 * 1e6 / args.clk_tck as f64 / s.requests as f64)
+    };
+    let cpu_us_per_req = per_req(r.cpu.proxy);
+    let user_us_per_req = per_req(r.cpu.proxy_user);
+    let sys_us_per_req = per_req(r.cpu.proxy_sys);
     let pct = |ticks: Option<u64>| ticks.map(|t| t as f64 * 100.0 / args.clk_tck as f64 / r.window);
     let cpu_pct = pct(r.cpu.proxy);
     let client_pct = pct(r.cpu.client);
@@ -1014,8 +1049,8 @@ fn print_report(args: &LoadArgs, r: &Report) {
             r.window
         ));
         line.push_str(&format!(
-            "\"requests\":{},\"errors\":{},\"rps\":{rps:.1},\"bytes\":{},\"mib_per_s\":{mibps:.2},",
-            s.requests, s.errors, s.bytes
+            "\"requests\":{},\"requests_total\":{},\"errors\":{},\"rps\":{rps:.1},\"bytes\":{},\"mib_per_s\":{mibps:.2},",
+            s.requests, s.requests_total, s.errors, s.bytes
         ));
         line.push_str(&format!(
             "\"p50_us\":{p50},\"p90_us\":{p90},\"p99_us\":{p99},\"max_us\":{},",
@@ -1027,6 +1062,13 @@ fn print_report(args: &LoadArgs, r: &Report) {
             args.clk_tck,
             json_opt(cpu_us_per_req.map(|v| format!("{v:.2}"))),
             json_opt(cpu_pct.map(|v| format!("{v:.1}")))
+        ));
+        line.push_str(&format!(
+            "\"proxy_user_ticks\":{},\"proxy_sys_ticks\":{},\"proxy_user_us_per_req\":{},\"proxy_sys_us_per_req\":{},",
+            json_opt(r.cpu.proxy_user),
+            json_opt(r.cpu.proxy_sys),
+            json_opt(user_us_per_req.map(|v| format!("{v:.2}"))),
+            json_opt(sys_us_per_req.map(|v| format!("{v:.2}")))
         ));
         line.push_str(&format!(
             "\"tls\":\"{tls}\",\"client_cpu_pct\":{},\"upstream_cpu_pct\":{},\"foreign_cpu_pct\":{},\"niced_cpu_pct\":{},\"irq_cpu_pct\":{},\"proxy_idle_cpu_ticks\":{},",
@@ -1055,8 +1097,8 @@ fn print_report(args: &LoadArgs, r: &Report) {
         );
         let _ = writeln!(
             out,
-            "  requests={} errors={} req/s={rps:.1} bytes={} MiB/s={mibps:.2}",
-            s.requests, s.errors, s.bytes
+            "  requests={} (all, warm-up included: {}) errors={} req/s={rps:.1} bytes={} MiB/s={mibps:.2}",
+            s.requests, s.requests_total, s.errors, s.bytes
         );
         let _ = writeln!(
             out,
@@ -1067,9 +1109,11 @@ fn print_report(args: &LoadArgs, r: &Report) {
         if let Some(t) = r.cpu.proxy {
             let _ = writeln!(
                 out,
-                "  proxy cpu: {t} ticks ({}% of one core), {} us/req",
+                "  proxy cpu: {t} ticks ({}% of one core), {} us/req (user {}, system {})",
                 show(cpu_pct),
                 cpu_us_per_req.map_or("-".to_owned(), |v| format!("{v:.2}")),
+                user_us_per_req.map_or("-".to_owned(), |v| format!("{v:.2}")),
+                sys_us_per_req.map_or("-".to_owned(), |v| format!("{v:.2}")),
             );
         }
         let _ = writeln!(

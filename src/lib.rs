@@ -8,6 +8,7 @@
 #![warn(unreachable_pub, clippy::print_stdout, clippy::print_stderr)]
 
 pub mod access_format;
+pub mod access_log;
 pub mod admin;
 pub mod authz;
 pub mod body;
@@ -32,3 +33,4 @@ pub mod throttle;
 pub mod tls;
 pub mod tools;
 pub mod upstream;
+pub mod worker;

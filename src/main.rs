@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use portcullis::config::ConfigErrors;
 use portcullis::reload::Reloader;
-use portcullis::server::Gateway;
+use portcullis::server::{Gateway, RuntimeModel};
 use portcullis::state::{self, Snapshot};
 use portcullis::telemetry::{self, LogFormat};
 
@@ -35,9 +35,14 @@ enum Command {
         /// The configuration file.
         #[arg(long, short)]
         config: PathBuf,
-        /// Runtime worker threads (default: one per CPU).
+        /// Workers: threads serving connections (default: one per CPU).
         #[arg(long)]
         workers: Option<usize>,
+        /// With more than one worker: `per-core`, a single-threaded runtime per worker with its
+        /// own SO_REUSEPORT listening sockets and upstream connections; or `shared`, one
+        /// work-stealing runtime for every connection.
+        #[arg(long, value_enum, default_value = "per-core")]
+        runtime: RuntimeModel,
         /// Log line format.
         #[arg(long, value_enum, default_value = "text")]
         log_format: LogFormat,
@@ -414,14 +419,24 @@ fn main() -> ExitCode {
         Command::Serve {
             config,
             workers,
+            runtime: model,
             log_format,
         } => {
             telemetry::init(log_format);
-            runtime(workers).and_then(|rt| rt.block_on(serve(config)))
+            // Per-core: this thread's current-thread runtime is worker 0. The runtimes are gone
+            // (every request task dropped, its line emitted; `run` joins the other workers)
+            // before the access log's last write.
+            let per_core = per_core_workers(workers, model);
+            let served = runtime(per_core.map(|_| 1).or(workers))
+                .and_then(|rt| rt.block_on(serve(config, per_core)));
+            telemetry::finish();
+            served
         }
         Command::Demo { certs, log_format } => {
             telemetry::init(log_format);
-            runtime(None).and_then(|rt| rt.block_on(demo(certs)))
+            let served = runtime(None).and_then(|rt| rt.block_on(demo(certs)));
+            telemetry::finish();
+            served
         }
     };
     match result {
@@ -479,6 +494,13 @@ fn runtime(workers: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
     b.enable_all()
         .build()
         .context("cannot start the async runtime")
+}
+
+/// How many per-core workers to start, if the model is per-core and there is more than one.
+fn per_core_workers(workers: Option<usize>, model: RuntimeModel) -> Option<usize> {
+    let cpus = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    let n = workers.unwrap_or_else(cpus);
+    (model == RuntimeModel::PerCore && n > 1).then_some(n)
 }
 
 fn print_errors(e: &ConfigErrors) {
@@ -554,8 +576,12 @@ fn log_warnings(warnings: &[String]) {
     }
 }
 
-async fn serve(path: PathBuf) -> anyhow::Result<()> {
-    let (snapshot, warnings) = match state::load(&path, 1) {
+async fn serve(path: PathBuf, per_core: Option<usize>) -> anyhow::Result<()> {
+    let loaded = match per_core {
+        Some(workers) => state::load_for_workers(&path, workers),
+        None => state::load(&path, 1),
+    };
+    let (snapshot, warnings) = match loaded {
         Ok(s) => s,
         Err(e) => {
             print_errors(&e);
@@ -567,12 +593,20 @@ async fn serve(path: PathBuf) -> anyhow::Result<()> {
         }
     };
     log_warnings(&warnings);
-    run(snapshot, Some(path)).await
+    run(snapshot, Some(path), per_core).await
 }
 
-async fn run(snapshot: Snapshot, reload_from: Option<PathBuf>) -> anyhow::Result<()> {
+async fn run(
+    snapshot: Snapshot,
+    reload_from: Option<PathBuf>,
+    per_core: Option<usize>,
+) -> anyhow::Result<()> {
     let admin_addr = snapshot.config.admin;
-    let gateway = Gateway::bind(snapshot).await?;
+    portcullis::access_log::configure(&snapshot.config.access_log);
+    let gateway = match per_core {
+        Some(workers) => Gateway::bind_per_core(snapshot, workers).await?,
+        None => Gateway::bind(snapshot).await?,
+    };
     let reloader = reload_from.map(|path| Reloader::new(path, gateway.clone()));
     if let Some(r) = &reloader {
         tokio::spawn(r.clone().on_sighup());
@@ -627,5 +661,5 @@ async fn demo(certs: PathBuf) -> anyhow::Result<()> {
         );
     }
     println!();
-    run(snapshot, None).await
+    run(snapshot, None, None).await
 }

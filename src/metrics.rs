@@ -120,6 +120,13 @@ pub struct ResultLabels {
     pub result: &'static str,
 }
 
+/// Labels of a worker.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WorkerLabels {
+    /// Worker index: 0 .. `--workers` for per-core workers; always 0 on a shared runtime.
+    pub worker: usize,
+}
+
 /// Every metric the gateway exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -158,6 +165,10 @@ pub struct Metrics {
     pub rate_limit_store_failures: Counter,
     /// Connections closed before TLS on a PROXY protocol listener, by reason.
     pub proxy_protocol_refusals: Family<FailureLabels, Counter>,
+    /// Access lines dropped (buffer full, or a failed write): the process-wide counter.
+    pub access_log_dropped_lines: Counter,
+    /// Client connections accepted, by the worker that serves them.
+    pub worker_connections: Family<WorkerLabels, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -193,6 +204,8 @@ impl Metrics {
             throttled: Family::default(),
             rate_limit_store_failures: Counter::default(),
             proxy_protocol_refusals: Family::default(),
+            access_log_dropped_lines: crate::access_log::dropped_lines(),
+            worker_connections: Family::default(),
             registry: Registry::default(),
         };
         registry.register("requests", "Requests answered", m.requests.clone());
@@ -273,6 +286,18 @@ impl Metrics {
             "Connections closed before TLS on a PROXY protocol listener: an untrusted peer, \
              a missing or malformed header, or none in time",
             m.proxy_protocol_refusals.clone(),
+        );
+        registry.register(
+            "access_log_dropped_lines",
+            "Access log lines dropped because the buffer was full (the destination did not keep \
+             up) or a write failed",
+            m.access_log_dropped_lines.clone(),
+        );
+        registry.register(
+            "worker_connections",
+            "Client connections accepted, by the worker that serves them (per-core workers: \
+             each its own; a shared runtime: worker 0)",
+            m.worker_connections.clone(),
         );
         Metrics { registry, ..m }
     }

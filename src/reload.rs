@@ -127,6 +127,7 @@ impl Reloader {
                 status.sha256 = sha256_file(&self.path);
                 status.reloads_ok += 1;
                 status.last_error = None;
+                crate::access_log::configure(&self.gateway.state().load().config.access_log);
                 tracing::info!(generation, "configuration reloaded");
             }
             Err(e) => {
@@ -157,7 +158,8 @@ impl Reloader {
             .map_err(|e| e.to_string())
     }
 
-    /// Reload on every SIGHUP, until the process ends.
+    /// Reload on every SIGHUP, until the process ends; each one also writes the buffered access
+    /// lines and reopens the access log file (logrotate's signal), even when the reload fails.
     pub async fn on_sighup(self) {
         use tokio::signal::unix::{SignalKind, signal};
         let Ok(mut hup) = signal(SignalKind::hangup()) else {
@@ -166,6 +168,7 @@ impl Reloader {
         };
         while hup.recv().await.is_some() {
             tracing::info!("SIGHUP received: reloading");
+            crate::access_log::reopen();
             let _ = self.reload().await;
         }
     }

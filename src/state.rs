@@ -214,6 +214,16 @@ pub fn load(
     Snapshot::build(config, generation)
 }
 
+/// Like [`load`], generation 1, for a gateway of `workers` per-core workers: every pool keeps a
+/// client per worker, and so do the snapshots reloads build from it.
+pub fn load_for_workers(
+    path: &std::path::Path,
+    workers: usize,
+) -> Result<(Snapshot, Vec<String>), ConfigErrors> {
+    let config = crate::config::load(path)?;
+    Snapshot::build_with(config, 1, Arc::new(PoolRuntime::for_workers(workers)))
+}
+
 /// Load the configuration at `path` as the generation after `current`, keeping what
 /// `current`'s pools learnt about targets that stay (health, ejections, in-flight counts).
 pub fn load_next(

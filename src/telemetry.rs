@@ -15,21 +15,85 @@ pub enum LogFormat {
     Json,
 }
 
-/// Install the global subscriber; `RUST_LOG` overrides the default level (`info`).
+/// Install the global subscriber; `RUST_LOG` overrides the default level (`info`). Access lines
+/// (target [`crate::access_log::TARGET`]) go to the access log's buffered writer, formatted as
+/// every other line but without colours; the rest go to stderr.
 pub fn init(format: LogFormat) {
+    use tracing_subscriber::Layer as _;
+    let _ = FORMAT.set(format);
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    let _ = match format {
-        LogFormat::Text => builder.with_target(true).try_init(),
+    let lines = crate::access_log::start();
+    let split = lines.is_ok();
+    let mut layers = vec![
+        fmt_layer(format, std::io::stderr, terminal())
+            .with_filter(tracing_subscriber::filter::filter_fn(move |m| {
+                !(split && m.target() == crate::access_log::TARGET)
+            }))
+            .boxed(),
+    ];
+    if let Ok(writer) = &lines {
+        layers.push(
+            fmt_layer(format, writer.clone(), false)
+                .with_filter(tracing_subscriber::filter::filter_fn(|m| {
+                    m.target() == crate::access_log::TARGET
+                }))
+                .boxed(),
+        );
+    }
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(layers)
+        .try_init();
+    if let Err(e) = lines {
+        tracing::warn!(error = %e, "cannot start the access log writer thread; access lines go to stderr unbuffered");
+    }
+}
+
+/// The log format [`init`] installed: access lines written past tracing use it too.
+static FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
+
+thread_local! {
+    /// The access line being written, its capacity kept for the thread's next request.
+    static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// The subscriber the layers stack on.
+type Base = tracing_subscriber::layer::Layered<EnvFilter, tracing_subscriber::Registry>;
+
+/// A `fmt` layer in `format` writing to `writer`.
+fn fmt_layer<W>(
+    format: LogFormat,
+    writer: W,
+    ansi: bool,
+) -> Box<dyn tracing_subscriber::Layer<Base> + Send + Sync>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::Layer as _;
+    let builder = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.with_target(true).boxed(),
         LogFormat::Json => builder
             .json()
             .flatten_event(true)
             .with_current_span(false)
-            .try_init(),
-    };
+            .boxed(),
+    }
+}
+
+/// True when stderr is a terminal: only then are lines coloured.
+fn terminal() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stderr())
+}
+
+/// Write every buffered access line and end the writer, at exit after the drain (see
+/// [`crate::access_log::finish`]).
+pub fn finish() {
+    crate::access_log::finish();
 }
 
 /// Counts requests in flight on a connection, so idle detection leaves them alone.
@@ -152,6 +216,92 @@ impl AccessLog {
     /// Write the line, and count the request in the metrics.
     pub fn emit(&self) {
         self.record();
+        if !tracing::enabled!(target: "access", tracing::Level::INFO) {
+            return;
+        }
+        // The writer started (`serve`, `demo`): the line goes to it directly, byte for byte
+        // what the tracing formatter would write, without its cost on every request.
+        if let Some(format) = FORMAT.get() {
+            let json = *format == LogFormat::Json;
+            let written = LINE.with(|cell| {
+                let Ok(mut line) = cell.try_borrow_mut() else {
+                    return false;
+                };
+                line.clear();
+                self.write_line(&mut line, json);
+                crate::access_log::push(line.as_bytes())
+            });
+            if written {
+                return;
+            }
+        }
+        self.emit_through_tracing();
+    }
+
+    /// The line as `[access_log] format` or the default fields make it, in `json` or text.
+    fn write_line(&self, out: &mut String, json: bool) {
+        use crate::access_log::line::{self, Value};
+        if let Some(format) = &self.format {
+            let custom = format.render(|v, out| self.variable(v, out));
+            line::write(out, json, &custom, &[]);
+            return;
+        }
+        let (api, stage) = match &self.api_stage {
+            Some((a, s)) => (&**a, &**s),
+            None => ("", ""),
+        };
+        let mut client = [0u8; 64];
+        let client = shown(&mut client, &self.client);
+        let fields = [
+            (
+                "request_id",
+                Value::Str(self.request_id.to_str().unwrap_or("")),
+            ),
+            ("client", Value::Shown(client)),
+            ("subject", Value::Shown(&self.subject.subject)),
+            ("domain", Value::Str(&self.domain)),
+            ("method", Value::Shown(self.method.as_str())),
+            ("path", Value::Shown(self.uri.path())),
+            ("route", Value::Str(self.route.as_deref().unwrap_or(""))),
+            ("api", Value::Str(api)),
+            ("stage", Value::Str(stage)),
+            (
+                "upstream",
+                Value::Str(self.upstream.as_ref().map_or("", |a| a.as_str())),
+            ),
+            ("status", Value::Num(self.status.into())),
+            ("error", Value::Str(self.error.unwrap_or(""))),
+            (
+                "side",
+                Value::Str(self.side.map_or("", crate::error::Side::as_str)),
+            ),
+            ("bytes", Value::Num(self.bytes_out)),
+            ("bytes_in", Value::Num(self.body.bytes())),
+            (
+                "latency_us",
+                Value::Num(self.start.elapsed().as_micros() as u64),
+            ),
+            (
+                "upstream_latency_us",
+                Value::Num(self.upstream_latency.map_or(0, |d| d.as_micros() as u64)),
+            ),
+            ("aborted", Value::Bool(self.aborted)),
+            ("cut", Value::Str(self.cut.unwrap_or(""))),
+            (
+                "authz_rule",
+                Value::Str(self.denial.as_ref().map_or("", |d| &d.rule)),
+            ),
+            (
+                "authz_reason",
+                Value::Str(self.denial.as_ref().map_or("", |d| &d.reason)),
+            ),
+        ];
+        line::write(out, json, "request", &fields);
+    }
+
+    /// The line through the tracing subscriber, when no access-log writer runs (a gateway
+    /// served in-process, as tests do).
+    fn emit_through_tracing(&self) {
         if let Some(format) = &self.format {
             let line = format.render(|v, out| self.variable(v, out));
             tracing::info!(target: "access", "{line}");
@@ -187,6 +337,17 @@ impl AccessLog {
             "request"
         );
     }
+}
+
+/// `value` displayed into `buf`, without allocating (a socket address fits).
+fn shown<'b>(buf: &'b mut [u8; 64], value: &impl std::fmt::Display) -> &'b str {
+    use std::io::Write as _;
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    let len = match write!(cursor, "{value}") {
+        Ok(()) => cursor.position() as usize,
+        Err(_) => 0,
+    };
+    std::str::from_utf8(&buf[..len]).unwrap_or("")
 }
 
 impl AccessLog {
@@ -307,6 +468,116 @@ impl AccessLog {
             }),
             bytes_out: m.bytes_out.get_or_create_owned(&d),
             bytes_in: m.bytes_in.get_or_create_owned(&d),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a writer got, shared with the test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+        type Writer = Captured;
+        fn make_writer(&'a self) -> Captured {
+            self.clone()
+        }
+    }
+
+    fn record(subject: &str, format: Option<&str>) -> AccessLog {
+        let mut identity = crate::tls::ClientIdentity::anonymous();
+        identity.subject = subject.into();
+        AccessLog {
+            request_id: http::HeaderValue::from_static("3f1c-id"),
+            client: "[::1]:50123".parse().unwrap(),
+            subject: Arc::new(identity),
+            domain: "api.example".into(),
+            method: http::Method::PATCH,
+            uri: "/orders/%7Bx%7D?q=%221%22".parse().unwrap(),
+            route: Some("PATCH /orders/{id}".into()),
+            api_stage: Some(("shop".into(), "prod".into())),
+            upstream: Some("10.0.0.7:8443".parse().unwrap()),
+            status: 403,
+            error: Some("ACCESS_DENIED"),
+            side: Some(crate::error::Side::Downstream),
+            bytes_out: 82,
+            start: Instant::now(),
+            upstream_latency: Some(Duration::from_micros(1234)),
+            aborted: true,
+            cut: Some("client_stalled"),
+            in_flight: None,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+            body: Arc::default(),
+            lease: None,
+            cache: Arc::default(),
+            version: http::Version::HTTP_11,
+            format: format.map(|f| Arc::new(crate::access_format::AccessFormat::parse(f).unwrap())),
+            error_message: None,
+            denial: Some(Box::new(crate::error::Denial {
+                rule: "partners.deny[0]".into(),
+                reason: "serial \"1f\" is denied\nby\\rule".into(),
+                explicit: true,
+            })),
+        }
+    }
+
+    /// The line minus what depends on the moment: the timestamp and the latency.
+    fn steady(line: &str) -> String {
+        line.split([' ', ','])
+            .filter(|f| !f.contains("latency_us") || f.contains("upstream"))
+            .collect::<Vec<_>>()
+            .join(" ")
+            .split_once(if line.starts_with('{') {
+                "\"level\""
+            } else {
+                "  INFO"
+            })
+            .map(|(_, rest)| rest.to_owned())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn the_direct_access_line_is_the_line_tracing_writes() {
+        use tracing_subscriber::layer::SubscriberExt as _;
+        for format in [LogFormat::Text, LogFormat::Json] {
+            for (subject, custom) in [
+                ("CN=a \"quoted\",O=Ex\\, Inc.", None),
+                (
+                    "CN=plain",
+                    Some("$context.requestId \"$context.status\" $context.path"),
+                ),
+            ] {
+                let log = record(subject, custom);
+                let captured = Captured::default();
+                let subscriber = tracing_subscriber::registry()
+                    .with(EnvFilter::new("info"))
+                    .with(fmt_layer(format, captured.clone(), false));
+                tracing::subscriber::with_default(subscriber, || log.emit_through_tracing());
+                let through_tracing =
+                    String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+                let mut direct = String::new();
+                log.write_line(&mut direct, format == LogFormat::Json);
+                assert!(direct.ends_with('\n'), "{direct}");
+                assert_eq!(
+                    steady(&direct),
+                    steady(&through_tracing),
+                    "{format:?}\ndirect:  {direct}tracing: {through_tracing}"
+                );
+                assert!(!steady(&direct).is_empty());
+            }
         }
     }
 }

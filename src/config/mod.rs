@@ -89,6 +89,8 @@ pub struct Config {
     pub default_endpoint: Option<DefaultEndpoint>,
     /// The access log line's format (`[access_log] format`); the default line when unset.
     pub access_log_format: Option<std::sync::Arc<crate::access_format::AccessFormat>>,
+    /// Where and how access lines are written (`[access_log] path`, buffering, flushing).
+    pub access_log: crate::access_log::Settings,
     /// Authorization rule sets by name, `[authorization.NAME]`.
     pub authorization: BTreeMap<String, std::sync::Arc<RuleSet>>,
     /// Token buckets, usage plans and their store: `[throttling]`, `[usage_plan.*]`,

@@ -25,7 +25,7 @@ pub(crate) struct RawConfig {
     pub admin: Option<RawAdmin>,
     /// `[forwarding]`: what the gateway removes from requests before forwarding.
     pub forwarding: Option<RawForwarding>,
-    /// `[access_log]`: the access log line's format.
+    /// `[access_log]`: the access log line's format, destination and buffering.
     pub access_log: Option<RawAccessLog>,
     /// `[default_endpoint]`: API Gateway's default `execute-api` endpoint, for emulation.
     pub default_endpoint: Option<RawDefaultEndpoint>,
@@ -61,6 +61,14 @@ pub(crate) struct RawDefaultEndpoint {
 pub(crate) struct RawAccessLog {
     /// API Gateway's `accessLogSettings.format`, with `$context` variables.
     pub format: Option<String>,
+    /// File the lines are appended to (default: stderr).
+    pub path: Option<PathBuf>,
+    /// Pending bytes that trigger a write.
+    pub buffer_bytes: Option<u64>,
+    /// Longest a line waits for a write.
+    pub flush_interval_ms: Option<u64>,
+    /// Most bytes pending before lines are dropped (and counted).
+    pub max_pending_bytes: Option<u64>,
 }
 
 /// `[forwarding]` as written.

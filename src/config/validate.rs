@@ -89,6 +89,7 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
                 None
             }
         });
+    let access_log = access_log(raw.access_log.as_ref(), &mut sink);
     let default_endpoint = raw
         .default_endpoint
         .as_ref()
@@ -109,6 +110,7 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         throttling,
         forwarding,
         access_log_format,
+        access_log,
         default_endpoint,
         source: path.to_path_buf(),
         limits,
@@ -118,6 +120,55 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         admin,
         warnings,
     })
+}
+
+/// `[access_log]`'s destination and buffering; the defaults (stderr, 64 KiB, 1 s) when absent.
+fn access_log(
+    raw: Option<&super::raw::RawAccessLog>,
+    sink: &mut ErrorSink,
+) -> crate::access_log::Settings {
+    use crate::access_log::{DEFAULT_MAX_PENDING_BUFFERS, MAX_BUFFER_BYTES, MAX_PENDING_BYTES};
+    let d = crate::access_log::Settings::default();
+    let Some(raw) = raw else { return d };
+    let path = raw
+        .path
+        .as_ref()
+        .filter(|p| match crate::access_log::check_path(p) {
+            Ok(()) => true,
+            Err(e) => {
+                sink.push("access_log.path", e);
+                false
+            }
+        });
+    let buffer_bytes = sink
+        .ranged(
+            "access_log.buffer_bytes",
+            raw.buffer_bytes,
+            1,
+            MAX_BUFFER_BYTES,
+        )
+        .map_or(d.buffer_bytes, |v| v as usize);
+    let max_pending_bytes = match raw.max_pending_bytes {
+        None => buffer_bytes * DEFAULT_MAX_PENDING_BUFFERS,
+        Some(v) if (v as usize) < buffer_bytes => {
+            sink.push(
+                "access_log.max_pending_bytes",
+                format!("{v} is less than access_log.buffer_bytes ({buffer_bytes})"),
+            );
+            d.max_pending_bytes
+        }
+        v => sink
+            .ranged("access_log.max_pending_bytes", v, 1, MAX_PENDING_BYTES)
+            .map_or(d.max_pending_bytes, |v| v as usize),
+    };
+    crate::access_log::Settings {
+        path: path.cloned(),
+        buffer_bytes,
+        flush_interval: sink
+            .millis("access_log.flush_interval_ms", raw.flush_interval_ms)
+            .unwrap_or(d.flush_interval),
+        max_pending_bytes,
+    }
 }
 
 fn forwarding(raw: Option<&super::raw::RawForwarding>, sink: &mut ErrorSink) -> Forwarding {

@@ -1,10 +1,15 @@
 //! Listeners and connections: accept, the PROXY protocol header where a listener sits behind
 //! a load balancer, the TLS handshake (SNI -> domain), identity, then hyper serving HTTP/1.1
-//! and HTTP/2 with every phase bounded, and a two-phase drain on shutdown.
+//! and HTTP/2 with every phase bounded, and a two-phase drain on shutdown. Connections are
+//! served on one shared runtime or on per-core workers (see [`RuntimeModel`]).
 
 mod connection;
 mod handshake;
+mod listen;
 mod proxy_protocol;
+mod workers;
+
+pub use workers::RuntimeModel;
 
 use std::future::Future;
 use std::io;
@@ -18,8 +23,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio_util::task::TaskTracker;
 
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, WorkerLabels};
 use crate::state::{SharedSnapshot, Snapshot};
+use listen::Listener;
+use workers::Workers;
 
 /// Bytes of head room hyper gets above `max_header_bytes`, so the gateway itself can answer an
 /// oversized head with its JSON 431 rather than hyper's bare one.
@@ -47,42 +54,48 @@ struct Inner {
     tracker: TaskTracker,
     draining: AtomicBool,
     running: AtomicBool,
-}
-
-struct Listener {
-    configured: SocketAddr,
-    local: SocketAddr,
-    socket: Option<TcpListener>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-async fn bind_one(addr: SocketAddr) -> io::Result<Listener> {
-    let socket = TcpListener::bind(addr)
-        .await
-        .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
-    Ok(Listener {
-        configured: addr,
-        local: socket.local_addr()?,
-        socket: Some(socket),
-        task: None,
-    })
+    /// The runtimes connections are accepted and served on.
+    workers: Workers,
 }
 
 impl Gateway {
-    /// Bind every listen address of `snapshot`, with fresh metrics.
+    /// Bind every listen address of `snapshot`, with fresh metrics, to serve on the calling
+    /// runtime.
     pub async fn bind(snapshot: Snapshot) -> io::Result<Gateway> {
         Self::bind_with_metrics(snapshot, Arc::new(Metrics::new())).await
     }
 
-    /// Bind every listen address of `snapshot`, recording into `metrics`.
+    /// Bind every listen address of `snapshot`, recording into `metrics`, to serve on the
+    /// calling runtime.
     pub async fn bind_with_metrics(
         snapshot: Snapshot,
         metrics: Arc<Metrics>,
     ) -> io::Result<Gateway> {
+        Self::bind_on(snapshot, metrics, 1).await
+    }
+
+    /// Bind every listen address of `snapshot` once per worker, to serve on `workers` per-core
+    /// workers: the calling runtime (best a current-thread one) and `workers - 1` threads with
+    /// a current-thread runtime each. Build `snapshot` with
+    /// [`crate::state::load_for_workers`], so that each worker has its own upstream clients.
+    pub async fn bind_per_core(snapshot: Snapshot, workers: usize) -> io::Result<Gateway> {
+        Self::bind_on(snapshot, Arc::new(Metrics::new()), workers.max(1)).await
+    }
+
+    async fn bind_on(
+        snapshot: Snapshot,
+        metrics: Arc<Metrics>,
+        workers: usize,
+    ) -> io::Result<Gateway> {
         let mut listeners = Vec::new();
         for l in &snapshot.listeners {
-            listeners.push(bind_one(l.addr).await?);
+            listeners.push(Listener::bind(l.addr, workers)?);
         }
+        let workers = if workers > 1 {
+            Workers::start(workers)?
+        } else {
+            Workers::caller()?
+        };
         metrics.generation.set(snapshot.generation as i64);
         snapshot.upstreams.start_health_checks(&snapshot.config);
         let (stop_tx, _) = watch::channel(false);
@@ -97,6 +110,7 @@ impl Gateway {
                 tracker: TaskTracker::new(),
                 draining: AtomicBool::new(false),
                 running: AtomicBool::new(false),
+                workers,
             }),
         })
     }
@@ -128,16 +142,16 @@ impl Gateway {
         self.inner.running.load(Ordering::Relaxed) && !self.inner.draining.load(Ordering::Relaxed)
     }
 
-    /// Swap in a new snapshot: bind listen addresses it adds (failing without any change if one
-    /// cannot be bound), swap atomically, then stop accepting on addresses it dropped.
-    /// Unchanged listeners are never rebound.
+    /// Swap in a new snapshot: bind listen addresses it adds, on every worker (failing without
+    /// any change if one cannot be bound), swap atomically, then stop accepting on addresses it
+    /// dropped. Unchanged listeners are never rebound.
     pub async fn apply(&self, snapshot: Snapshot) -> io::Result<()> {
         let wanted: Vec<SocketAddr> = snapshot.listeners.iter().map(|l| l.addr).collect();
         let existing: Vec<SocketAddr> =
             self.lock_listeners().iter().map(|l| l.configured).collect();
         let mut added = Vec::new();
         for addr in wanted.iter().filter(|a| !existing.contains(a)) {
-            added.push(bind_one(*addr).await?);
+            added.push(Listener::bind(*addr, self.inner.workers.len())?);
         }
         let generation = snapshot.generation;
         snapshot.upstreams.start_health_checks(&snapshot.config);
@@ -149,9 +163,7 @@ impl Gateway {
             let keep = wanted.contains(&l.configured);
             if !keep {
                 tracing::info!(listen = %l.local, "listener removed by reload");
-                if let Some(t) = l.task.take() {
-                    t.abort();
-                }
+                l.stop();
             }
             keep
         });
@@ -165,23 +177,36 @@ impl Gateway {
         Ok(())
     }
 
+    /// Start accepting on `l`: each worker's socket becomes a tokio listener inside that
+    /// worker's runtime (registered with its reactor) and gets an accept loop there. The
+    /// connection limit is the address's, shared by its workers.
     fn spawn_accept(&self, l: &mut Listener) {
-        let Some(socket) = l.socket.take() else {
+        if l.sockets.is_empty() {
             return;
-        };
-        tracing::info!(listen = %l.local, "listening");
+        }
+        tracing::info!(listen = %l.local, workers = l.sockets.len(), "listening");
         let max_conns = self.inner.state.load().config.limits.max_connections;
-        l.task = Some(tokio::spawn(accept_loop(
-            socket,
-            l.configured,
-            self.clone(),
-            Arc::new(Semaphore::new(max_conns)),
-        )));
+        let slots = Arc::new(Semaphore::new(max_conns));
+        for (worker, socket) in l.sockets.drain(..).enumerate() {
+            let (configured, gateway, slots) = (l.configured, self.clone(), slots.clone());
+            l.tasks.push(self.inner.workers.spawn(worker, async move {
+                match TcpListener::from_std(socket) {
+                    Ok(listener) => {
+                        accept_loop(listener, configured, gateway, slots, worker).await;
+                    }
+                    Err(e) => {
+                        tracing::error!(listen = %configured, worker, error = %e, "cannot accept on this worker");
+                    }
+                }
+            }));
+        }
     }
 
     /// Serve until `shutdown` resolves; then stop accepting, let in-flight requests finish
-    /// within the grace period, and return.
+    /// within the grace period, stop the per-core worker threads, and return.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        // Should this future be dropped instead of finishing, the worker threads end too.
+        let _workers = StopWorkers(&self.inner.workers);
         {
             let mut listeners = self.lock_listeners();
             for l in listeners.iter_mut() {
@@ -198,9 +223,7 @@ impl Gateway {
         );
         let _ = self.inner.stop_tx.send(true);
         for l in self.lock_listeners().iter_mut() {
-            if let Some(t) = l.task.take() {
-                t.abort();
-            }
+            l.stop();
         }
         self.inner.tracker.close();
         if tokio::time::timeout(grace, self.inner.tracker.wait())
@@ -214,6 +237,16 @@ impl Gateway {
         } else {
             tracing::info!("drained");
         }
+        self.inner.workers.stop().await;
+    }
+}
+
+/// Ends the worker threads when dropped.
+struct StopWorkers<'a>(&'a Workers);
+
+impl Drop for StopWorkers<'_> {
+    fn drop(&mut self) {
+        self.0.signal_stop();
     }
 }
 
@@ -222,7 +255,14 @@ async fn accept_loop(
     configured: SocketAddr,
     gateway: Gateway,
     slots: Arc<Semaphore>,
+    worker: usize,
 ) {
+    let accepted = gateway
+        .inner
+        .metrics
+        .worker_connections
+        .get_or_create(&WorkerLabels { worker })
+        .clone();
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -237,6 +277,7 @@ async fn accept_loop(
             tracing::warn!(client = %peer, listen = %configured, "connection limit reached; connection refused");
             continue;
         };
+        accepted.inc();
         let gw = gateway.clone();
         gateway.inner.tracker.spawn(async move {
             serve_connection(tcp, peer, configured, gw).await;

@@ -56,10 +56,12 @@ async fn probe(pool: &Arc<Pool>, target: &Target, hc: &HealthCheck) -> bool {
                     return false;
                 };
                 // A pool reached only through one VPC link name verifies that name here too.
+                // The health checks run on worker 0's runtime, over worker 0's client.
                 let client = match pool.named.values().next() {
                     Some(named) if pool.named.len() == 1 => named,
                     _ => &pool.client,
-                };
+                }
+                .current();
                 match client.request(req).await {
                     Ok(resp) => resp.status().is_success() || resp.status().is_redirection(),
                     Err(_) => false,

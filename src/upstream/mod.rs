@@ -2,6 +2,7 @@
 //! by zone, active health checks and passive ejection, failing open when every target is down
 //! (as an NLB does), over pooled keep-alive connections (hyper-util's client).
 
+mod clients;
 mod health;
 mod pool;
 mod send;
@@ -20,6 +21,7 @@ use crate::body::RequestBody;
 use crate::config::{Config, ErrorSink, Integration, IntegrationTarget, Scheme, Upstream};
 use crate::tls::client::{SystemRoots, client_config, connector, direct_config};
 
+pub use clients::WorkerClients;
 pub use pool::{
     Lease, PASSIVE_5XX_BURST, PASSIVE_EJECTION, Pool, PoolRuntime, Target, TargetState,
 };
@@ -37,8 +39,8 @@ pub type HttpClient = Client<HttpsConnector<HttpConnector>, RequestBody>;
 #[derive(Debug)]
 pub struct Upstreams {
     pools: HashMap<String, Arc<Pool>>,
-    /// Client for direct `host:port` integrations (system roots for HTTPS).
-    pub direct: HttpClient,
+    /// Clients for direct `host:port` integrations (system roots for HTTPS), one per worker.
+    pub direct: WorkerClients,
     /// The targets' runtime state, handed on to the next snapshot's pools.
     pub runtime: Arc<PoolRuntime>,
 }
@@ -55,7 +57,7 @@ impl Upstreams {
     }
 
     /// Where an integration's requests go: a VPC link integration's pool is reached over the
-    /// client that verifies the integration's `uri` host.
+    /// client that verifies the integration's `uri` host; either way, the current worker's.
     pub fn destination<'a>(&'a self, integration: &'a Integration) -> Option<Destination<'a>> {
         match &integration.target {
             IntegrationTarget::Pool(name) => {
@@ -66,9 +68,9 @@ impl Upstreams {
                     .and_then(|h| h.to_str().ok())
                     .and_then(|h| pool.named.get(tls_name(h)))
                     .unwrap_or(&pool.client);
-                Some(Destination::Pool(pool, client))
+                Some(Destination::Pool(pool, client.current()))
             }
-            IntegrationTarget::Direct(a) => Some(Destination::Direct(&self.direct, a)),
+            IntegrationTarget::Direct(a) => Some(Destination::Direct(self.direct.current(), a)),
             IntegrationTarget::Mock(_) => None,
         }
     }
@@ -95,6 +97,7 @@ impl Upstreams {
         }
         let system = SystemRoots::new();
         let max_head = config.limits.max_response_header_bytes;
+        let workers = runtime.workers();
         let mut pools = HashMap::new();
         for (name, up) in &config.upstreams {
             let names = https_pools.get(name.as_str());
@@ -105,12 +108,15 @@ impl Upstreams {
                 Err(e) => sink.push(format!("upstream.{name}.{}", e.key), e.reason),
             }
         }
-        let direct = client(
-            direct_config(&system),
-            None,
-            crate::config::DEFAULT_UPSTREAM_IDLE_TIMEOUT,
-            max_head,
-        );
+        let direct_tls = direct_config(&system);
+        let direct = WorkerClients::new(workers, || {
+            client(
+                direct_tls.clone(),
+                None,
+                crate::config::DEFAULT_UPSTREAM_IDLE_TIMEOUT,
+                max_head,
+            )
+        });
         Upstreams {
             pools,
             direct,
@@ -152,6 +158,7 @@ fn build_pool(
         .zip(up.tls_client_key.as_deref());
     let tls = client_config(up.tls_ca.as_deref(), client_auth, system)?;
     let shared = Arc::new(tls.clone());
+    let workers = runtime.workers();
     Ok(Pool {
         name: name.into(),
         targets: up
@@ -169,24 +176,28 @@ fn build_pool(
         balancing: up.load_balancing,
         max_in_flight: up.max_connections,
         retries: up.retries,
-        client: client(
-            tls.clone(),
-            up.tls_server_name.clone(),
-            up.idle_timeout,
-            max_head,
-        ),
+        client: WorkerClients::new(workers, || {
+            client(
+                tls.clone(),
+                up.tls_server_name.clone(),
+                up.idle_timeout,
+                max_head,
+            )
+        }),
         // The pool's `tls.server_name`, when set, is verified for every integration.
         named: https_names
             .filter(|_| up.tls_server_name.is_none())
             .into_iter()
             .flatten()
             .map(|n| {
-                let c = client(
-                    tls.clone(),
-                    Some((*n).to_owned()),
-                    up.idle_timeout,
-                    max_head,
-                );
+                let c = WorkerClients::new(workers, || {
+                    client(
+                        tls.clone(),
+                        Some((*n).to_owned()),
+                        up.idle_timeout,
+                        max_head,
+                    )
+                });
                 ((*n).to_owned(), c)
             })
             .collect(),

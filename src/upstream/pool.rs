@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use http::uri::Authority;
 use rustls::ClientConfig;
 
-use super::HttpClient;
+use super::WorkerClients;
 use crate::config::LoadBalancing;
 
 /// How long a target that refused a connection is skipped.
@@ -43,13 +43,29 @@ impl Default for TargetState {
 }
 
 /// Every target's runtime state, by (pool name, target address): lives as long as a snapshot
-/// uses the target, so the snapshot a reload builds finds what the current one learnt.
+/// uses the target, so the snapshot a reload builds finds what the current one learnt. Also
+/// how many workers serve, so every snapshot's pools keep a client per worker.
 #[derive(Debug, Default)]
 pub struct PoolRuntime {
     targets: Mutex<HashMap<(String, String), Weak<TargetState>>>,
+    workers: usize,
 }
 
 impl PoolRuntime {
+    /// The runtime state of a gateway whose pools keep one client per worker, for `workers`
+    /// per-core workers (`Default` is one worker).
+    pub fn for_workers(workers: usize) -> PoolRuntime {
+        PoolRuntime {
+            targets: Mutex::default(),
+            workers,
+        }
+    }
+
+    /// How many workers the pools keep a client for (at least one).
+    pub fn workers(&self) -> usize {
+        self.workers.max(1)
+    }
+
     /// The state of `target` in pool `pool`: the one already in use, or a fresh one.
     pub fn target(&self, pool: &str, target: &Authority) -> Arc<TargetState> {
         let mut map = self.targets.lock().unwrap_or_else(|p| p.into_inner());
@@ -99,7 +115,7 @@ impl Target {
     }
 }
 
-/// A named pool of targets sharing one client.
+/// A named pool of targets sharing one client per worker.
 #[derive(Debug)]
 pub struct Pool {
     /// Pool name.
@@ -111,11 +127,11 @@ pub struct Pool {
     pub(super) max_in_flight: Option<usize>,
     /// Retries of idempotent requests after a connect failure.
     pub retries: u32,
-    /// Client with this pool's TLS settings.
-    pub client: HttpClient,
+    /// Clients with this pool's TLS settings, one per worker.
+    pub client: WorkerClients,
     /// Clients verifying another name than the pool's, by that name: the `uri` hosts of the
     /// VPC link integrations that reach this pool over https (as API Gateway verifies them).
-    pub named: std::collections::HashMap<String, HttpClient>,
+    pub named: std::collections::HashMap<String, WorkerClients>,
     /// This pool's TLS client configuration (for `check --probe`).
     pub tls: Arc<ClientConfig>,
     /// Name verified in upstream certificates instead of the target host, if set.
@@ -260,7 +276,9 @@ mod tests {
             balancing,
             max_in_flight,
             retries: 1,
-            client: super::super::client(tls.clone(), None, Duration::from_secs(1), 8192),
+            client: WorkerClients::new(1, || {
+                super::super::client(tls.clone(), None, Duration::from_secs(1), 8192)
+            }),
             named: Default::default(),
             tls: Arc::new(tls),
             server_name: None,

@@ -24,3 +24,4 @@ mod throttling;
 mod tls;
 mod truststore;
 mod upstream;
+mod workers;

@@ -163,3 +163,37 @@ fn every_problem_in_a_file_is_reported_together() {
     let error_lines = c.stderr.lines().filter(|l| l.starts_with("error:")).count();
     assert!(error_lines >= 3, "{}", c.stderr);
 }
+
+#[test]
+fn access_log_keys_are_checked_at_load() {
+    let pki = Pki::new("localhost");
+    let missing_dir = pki.path("no-such-dir").join("access.log");
+    let c = check(&format!(
+        "[access_log]\npath = {}\nbuffer_bytes = 0\nflush_interval_ms = 0\n{}",
+        toml_path(&missing_dir),
+        good(&pki)
+    ));
+    assert_refused(
+        &c,
+        &[
+            "access_log.path",
+            "no-such-dir` does not exist",
+            "access_log.buffer_bytes",
+            "access_log.flush_interval_ms",
+        ],
+    );
+    let c = check(&format!(
+        "[access_log]\npath = {}\nbuffer_bytes = 8192\nmax_pending_bytes = 4096\n{}",
+        toml_path(&pki.path("")),
+        good(&pki)
+    ));
+    assert_refused(
+        &c,
+        &[
+            "access_log.path",
+            "is a directory",
+            "access_log.max_pending_bytes",
+            "less than access_log.buffer_bytes (8192)",
+        ],
+    );
+}

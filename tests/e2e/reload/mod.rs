@@ -1,5 +1,7 @@
-//! Reloads: validate then swap, file watching, listener rebinding, no request lost.
+//! Reloads: validate then swap, file watching, listener rebinding, no request lost, the
+//! access log's new path.
 
+mod access_log_follows_a_new_path;
 mod broken_config_keeps_serving;
 mod file_change_applies_new_truststore;
 mod rebinds_only_changed_listeners;

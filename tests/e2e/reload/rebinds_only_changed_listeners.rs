@@ -3,25 +3,12 @@
 
 use crate::support::*;
 
-fn config(pki: &Pki, up: std::net::SocketAddr, listens: &[std::net::SocketAddr]) -> String {
-    let mut text = String::new();
-    for l in listens {
-        text.push_str(&pki.domain_toml("localhost", &l.to_string()));
-        text.push_str("[[domain.mapping]]\napi = \"inv\"\nstage = \"prod\"\n\n");
-    }
-    text.push_str(&format!(
-        "[api.inv.stages.prod]\nvariables = {{ backend = \"onprem\" }}\n{INVENTORY_ROUTE}\n\
-         [upstream.onprem]\ntargets = [\"{up}\"]\n"
-    ));
-    text
-}
-
 #[tokio::test]
 async fn added_listener_is_bound_dropped_one_stops_unchanged_one_keeps_its_connections() {
     let pki = Pki::new("localhost");
     let up = Upstream::start().await;
     let (a, b) = (free_port(), free_port());
-    let mut running = Gateway::start(&config(&pki, up.addr, &[a])).await;
+    let mut running = Gateway::start(&listeners_config(&pki, up.addr, &[a])).await;
     assert_eq!(running.addr(), a);
 
     // A keep-alive connection on the first listener, open across both reloads.
@@ -32,13 +19,13 @@ async fn added_listener_is_bound_dropped_one_stops_unchanged_one_keeps_its_conne
         "{b} must not listen yet"
     );
 
-    std::fs::write(&running.config, config(&pki, up.addr, &[a, b])).unwrap();
+    std::fs::write(&running.config, listeners_config(&pki, up.addr, &[a, b])).unwrap();
     assert_eq!(running.reloader.reload().await, Ok(2));
     assert_eq!(get_at(b, &pki, "/inventory").await.unwrap().status, 200);
     assert_eq!(kept.get("/inventory").await.unwrap().status, 200);
     assert_eq!(running.gw.local_addrs(), vec![a, b]);
 
-    std::fs::write(&running.config, config(&pki, up.addr, &[a])).unwrap();
+    std::fs::write(&running.config, listeners_config(&pki, up.addr, &[a])).unwrap();
     assert_eq!(running.reloader.reload().await, Ok(3));
     let stopped = within(STEP, || async {
         get_at(b, &pki, "/inventory").await.is_err()
@@ -55,11 +42,15 @@ async fn a_listen_address_that_cannot_be_bound_fails_the_reload_and_keeps_servin
     let pki = Pki::new("localhost");
     let up = Upstream::start().await;
     let a = free_port();
-    let running = Gateway::start(&config(&pki, up.addr, &[a])).await;
+    let running = Gateway::start(&listeners_config(&pki, up.addr, &[a])).await;
     // Something else holds this address.
     let squatter = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken = squatter.local_addr().unwrap();
-    std::fs::write(&running.config, config(&pki, up.addr, &[a, taken])).unwrap();
+    std::fs::write(
+        &running.config,
+        listeners_config(&pki, up.addr, &[a, taken]),
+    )
+    .unwrap();
     let err = running.reloader.reload().await.unwrap_err();
     assert!(err.contains(&taken.to_string()), "{err}");
     assert_eq!(running.gw.state().load().generation, 1);

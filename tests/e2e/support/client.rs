@@ -223,6 +223,16 @@ impl KeepAlive {
     pub async fn get(&mut self, path: &str) -> Result<Got, String> {
         self.send(get_req(path)).await
     }
+
+    /// `GET path` on this connection with `x-request-id: id`, answered 200 (panics otherwise).
+    pub async fn get_ok_with_id(&mut self, path: &str, id: &str) -> Got {
+        let mut req = get_req(path);
+        req.headers_mut()
+            .insert("x-request-id", id.parse().expect("a header-safe id"));
+        let got = self.send(req).await.unwrap_or_else(|e| panic!("{id}: {e}"));
+        assert_eq!(got.status, 200, "{id}: {got:?}");
+        got
+    }
 }
 
 /// What the client side of a TLS connection negotiated.

@@ -107,6 +107,19 @@ impl Config {
         self.top(&format!("[limits]\n{lines}"))
     }
 
+    /// Lines of the `[access_log]` table.
+    pub fn access_log(self, lines: &str) -> Config {
+        self.top(&format!("[access_log]\n{lines}"))
+    }
+
+    /// The access log goes to the file `path`, written at `buffer_bytes` or every `flush_ms`.
+    pub fn access_log_file(self, path: &Path, buffer_bytes: u64, flush_ms: u64) -> Config {
+        self.access_log(&format!(
+            "path = {}\nbuffer_bytes = {buffer_bytes}\nflush_interval_ms = {flush_ms}",
+            toml_path(path)
+        ))
+    }
+
     /// Lines added to the `[[domain]]` table.
     pub fn domain(mut self, lines: &str) -> Config {
         self.domain_extra.push_str(lines);
@@ -151,6 +164,20 @@ impl Config {
 /// A one-line shorthand for the builder: the PKI's domain, one target, these routes.
 pub fn simple_config(pki: &Pki, upstream: SocketAddr, routes: &str) -> String {
     Config::new(pki, &[upstream]).routes(routes).build()
+}
+
+/// The PKI's domain on each of `listens`, its `/inventory` route forwarded to `up`.
+pub fn listeners_config(pki: &Pki, up: SocketAddr, listens: &[SocketAddr]) -> String {
+    let mut text = String::new();
+    for l in listens {
+        text.push_str(&pki.domain_toml("localhost", &l.to_string()));
+        text.push_str("[[domain.mapping]]\napi = \"inv\"\nstage = \"prod\"\n\n");
+    }
+    text.push_str(&format!(
+        "[api.inv.stages.prod]\nvariables = {{ backend = \"onprem\" }}\n{INVENTORY_ROUTE}\n\
+         [upstream.onprem]\ntargets = [\"{up}\"]\n"
+    ));
+    text
 }
 
 /// Write `file` in the PKI directory: a configuration for `explain` with this truststore and CRLs.

@@ -32,15 +32,36 @@ impl Gateway {
             .unwrap_or_else(|e| panic!("gateway refused config:\n{e}"))
     }
 
+    /// Start on `workers` per-core workers: the test's runtime is worker 0, the others run on
+    /// threads of their own; panics with the configuration errors if refused.
+    pub async fn start_per_core(config: &str, workers: usize) -> Gateway {
+        Self::try_start_on(config, Some(workers))
+            .await
+            .unwrap_or_else(|e| panic!("gateway refused config:\n{e}"))
+    }
+
     /// Load, bind, run and serve the admin endpoint, ready; or the errors that refused the config.
     pub async fn try_start(config: &str) -> Result<Gateway, String> {
+        Self::try_start_on(config, None).await
+    }
+
+    /// [`Gateway::try_start`] on the test's runtime, or on `per_core` per-core workers.
+    async fn try_start_on(config: &str, per_core: Option<usize>) -> Result<Gateway, String> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("gateway.toml");
         std::fs::write(&path, config).unwrap();
-        let (snapshot, _warnings) = portcullis::state::load(&path, 1).map_err(|e| e.to_string())?;
-        let gw = portcullis::server::Gateway::bind(snapshot)
-            .await
-            .map_err(|e| e.to_string())?;
+        let gw = match per_core {
+            None => {
+                let (snapshot, _) = portcullis::state::load(&path, 1).map_err(|e| e.to_string())?;
+                portcullis::server::Gateway::bind(snapshot).await
+            }
+            Some(n) => {
+                let (snapshot, _) =
+                    portcullis::state::load_for_workers(&path, n).map_err(|e| e.to_string())?;
+                portcullis::server::Gateway::bind_per_core(snapshot, n).await
+            }
+        }
+        .map_err(|e| e.to_string())?;
         let addrs = gw.local_addrs();
         let reloader = portcullis::reload::Reloader::new(path.clone(), gw.clone());
         let admin = portcullis::admin::Admin::bind("127.0.0.1:0".parse().unwrap())

@@ -19,24 +19,24 @@ pub struct Served {
 impl Served {
     /// `portcullis serve --config CONFIG --log-format json --workers 2`.
     pub fn start(config: &Path) -> Served {
-        Self::spawn(config, "json")
+        Self::spawn(config, "json", &[])
     }
 
     /// `portcullis serve --config CONFIG --workers 2` with the text log operators read.
     pub fn start_text(config: &Path) -> Served {
-        Self::spawn(config, "text")
+        Self::spawn(config, "text", &[])
     }
 
-    fn spawn(config: &Path, log_format: &str) -> Served {
+    /// [`Served::start`] on runtime model `model` (`--runtime per-core` or `shared`).
+    pub fn start_on(config: &Path, model: &str) -> Served {
+        Self::spawn(config, "json", &["--runtime", model])
+    }
+
+    fn spawn(config: &Path, log_format: &str, extra: &[&str]) -> Served {
         let mut child = Command::new(bin())
-            .args([
-                "serve",
-                "--log-format",
-                log_format,
-                "--workers",
-                "2",
-                "--config",
-            ])
+            .args(["serve", "--log-format", log_format, "--workers", "2"])
+            .args(extra)
+            .arg("--config")
             .arg(config)
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -134,6 +134,17 @@ impl Served {
         None
     }
 
+    /// SIGTERM, then the process must exit 0 within 15 s (drain and last access-log write).
+    pub async fn terminate(&mut self) {
+        self.signal("-TERM");
+        let status = self.exit_within(Duration::from_secs(15)).await;
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "exit after SIGTERM: {status:?}\n{}",
+            self.dump()
+        );
+    }
+
     /// Send SIGHUP to the process.
     pub fn sighup(&self) {
         self.signal("-HUP");
@@ -147,6 +158,27 @@ impl Served {
             .is_ok_and(|s| s.success());
         assert!(ok, "kill {signal} {} failed", self.child.id());
     }
+}
+
+/// The access lines (JSON, target `access`) of a log file's text; other lines are skipped.
+pub fn access_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["target"] == "access")
+        .collect()
+}
+
+/// The access lines in the file at `path` (none when it does not exist).
+pub fn access_lines_in(path: &Path) -> Vec<serde_json::Value> {
+    access_lines(&std::fs::read_to_string(path).unwrap_or_default())
+}
+
+/// The request ids of the access lines in the file at `path`, in file order.
+pub fn access_ids_in(path: &Path) -> Vec<String> {
+    access_lines_in(path)
+        .iter()
+        .map(|l| l["request_id"].as_str().unwrap_or_default().to_owned())
+        .collect()
 }
 
 impl Drop for Served {

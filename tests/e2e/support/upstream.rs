@@ -24,6 +24,8 @@ pub struct Seen {
     pub headers: HeaderMap,
     /// Body length.
     pub body_len: usize,
+    /// The gateway's end of the connection it came over: one address per upstream connection.
+    pub peer: SocketAddr,
 }
 
 /// What the connection tasks share with the test.
@@ -69,12 +71,12 @@ impl Upstream {
         let s = shared.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else {
+                let Ok((tcp, peer)) = listener.accept().await else {
                     continue;
                 };
                 let s = s.clone();
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req| answer(s.clone(), req));
+                    let svc = service_fn(move |req| answer(s.clone(), peer, req));
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(tcp), svc)
                         .await;
@@ -119,6 +121,7 @@ impl Drop for Upstream {
 /// Record and answer one request.
 async fn answer(
     s: Arc<Shared>,
+    peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::convert::Infallible> {
     let (parts, body) = req.into_parts();
@@ -147,6 +150,7 @@ async fn answer(
         path_and_query: pq.clone(),
         headers: parts.headers.clone(),
         body_len: body.len(),
+        peer,
     });
     if path.starts_with("/hold") {
         let mut rx = s.release.clone();
