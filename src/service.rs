@@ -347,14 +347,7 @@ fn relay(answer: Answer, routed: &Routed, ex: &mut Exchange<'_>) -> Response<Res
     if let Some(lease) = &answer.lease {
         let t = lease.target();
         let latency = ex.log.upstream_latency.unwrap_or_default();
-        ex.ctx
-            .metrics
-            .upstream_duration
-            .get_or_create(&crate::metrics::TargetLabels {
-                upstream: lease.pool().name.clone(),
-                target: t.authority.as_str().into(),
-                zone: t.zone.clone(),
-            })
+        t.latency_histogram(&ex.ctx.metrics, &lease.pool().name)
             .observe(latency.as_secs_f64());
     }
     ex.log.lease = answer.lease;

@@ -100,6 +100,11 @@ fn timestamp(out: &mut String, since_epoch: std::time::Duration) {
 
 fn push_num(out: &mut String, n: u64) {
     let mut buf = [0u8; 20];
+    out.push_str(decimal(&mut buf, n));
+}
+
+/// `n` in decimal, written at the end of `buf`.
+pub fn decimal(buf: &mut [u8; 20], n: u64) -> &str {
     let mut i = buf.len();
     let mut n = n;
     loop {
@@ -110,14 +115,24 @@ fn push_num(out: &mut String, n: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
 }
+
+/// Bytes `<str as Debug>` writes as they are: printable ASCII but the quotes and backslash
+/// (a table: this runs over every byte of every quoted field).
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = b' ';
+    while b <= b'~' {
+        t[b as usize] = !matches!(b, b'"' | b'\\' | b'\'');
+        b += 1;
+    }
+    t
+};
 
 /// `"..."` as `<str as Debug>` writes it; the plain case without the formatting machinery.
 fn debug_str(out: &mut String, s: &str) {
-    if s.bytes()
-        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\' && b != b'\'')
-    {
+    if s.bytes().all(|b| PLAIN[b as usize]) {
         out.push('"');
         out.push_str(s);
         out.push('"');
@@ -156,6 +171,16 @@ mod tests {
             std::time::Duration::from_micros(1_559_046_602_000_042),
         );
         assert_eq!(ts, "2019-05-28T12:30:02.000042Z");
+    }
+
+    #[test]
+    fn every_ascii_byte_is_quoted_as_debug_quotes_it() {
+        for b in 0u8..128 {
+            let s = format!("a{}b", b as char);
+            let mut out = String::new();
+            debug_str(&mut out, &s);
+            assert_eq!(out, format!("{s:?}"), "byte {b}");
+        }
     }
 
     #[test]

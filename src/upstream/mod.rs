@@ -170,6 +170,7 @@ fn build_pool(
                     .unwrap_or(http::HeaderValue::from_static("invalid")),
                 zone: t.zone.as_str().into(),
                 state: runtime.target(name, &t.authority),
+                latency: std::sync::OnceLock::new(),
             })
             .collect(),
         next: AtomicUsize::new(0),

@@ -4,14 +4,16 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use http::uri::Authority;
+use prometheus_client::metrics::histogram::Histogram;
 use rustls::ClientConfig;
 
 use super::WorkerClients;
 use crate::config::LoadBalancing;
+use crate::metrics::{Metrics, TargetLabels};
 
 /// How long a target that refused a connection is skipped.
 pub const PASSIVE_EJECTION: Duration = Duration::from_secs(10);
@@ -92,9 +94,34 @@ pub struct Target {
     pub zone: Arc<str>,
     /// What the gateway has learnt about it, kept across reloads.
     pub(super) state: Arc<TargetState>,
+    /// Its `upstream_duration_seconds` histogram and the registry it is in, found once rather
+    /// than by hashing its labels on every response.
+    pub(super) latency: OnceLock<(Weak<Metrics>, Histogram)>,
 }
 
 impl Target {
+    /// This target's `upstream_duration_seconds` histogram in `metrics` (pool `pool`).
+    pub fn latency_histogram(&self, metrics: &Arc<Metrics>, pool: &Arc<str>) -> Histogram {
+        // The `Weak` keeps the registry's address from being reused while it is cached here.
+        if let Some((registry, histogram)) = self.latency.get() {
+            if std::ptr::eq(registry.as_ptr(), Arc::as_ptr(metrics)) {
+                return histogram.clone();
+            }
+        }
+        let histogram = metrics
+            .upstream_duration
+            .get_or_create(&TargetLabels {
+                upstream: pool.clone(),
+                target: self.authority.as_str().into(),
+                zone: self.zone.clone(),
+            })
+            .clone();
+        let _ = self
+            .latency
+            .set((Arc::downgrade(metrics), histogram.clone()));
+        histogram
+    }
+
     /// Whether the target may be picked now (healthy and not ejected).
     pub fn available(&self, now: u64) -> bool {
         self.is_healthy() && self.state.ejected_until_ms.load(Ordering::Relaxed) <= now
@@ -269,6 +296,7 @@ mod tests {
                         state: rt.target("p", &authority),
                         authority,
                         zone: "".into(),
+                        latency: OnceLock::new(),
                     }
                 })
                 .collect(),

@@ -1,7 +1,7 @@
 //! The admin endpoint in process: `/healthz`, `/readyz` (503 once the drain starts, while a
-//! request is still in flight), `/metrics` (request, handshake, refusal, certificate expiry,
-//! open connection and reload metrics move as traffic does) and `/config` (generation, load
-//! time, SHA-256 of the file).
+//! request is still in flight), `/metrics` (request, upstream latency, handshake, refusal,
+//! certificate expiry, open connection and reload metrics move as traffic does) and `/config`
+//! (generation, load time, SHA-256 of the file).
 
 use crate::support::*;
 
@@ -95,6 +95,20 @@ async fn request_and_handshake_metrics_follow_traffic() {
         &[("route", "GET /inventory")],
     );
     assert!(latency >= N as f64, "request_duration_seconds: {after}");
+    // Each response's upstream latency, once per response, under its target.
+    let target = up.addr.to_string();
+    let upstream = |m: &str| {
+        metric_sum(
+            m,
+            "portcullis_upstream_duration_seconds_count",
+            &[("target", target.as_str())],
+        )
+    };
+    assert_eq!(
+        upstream(&after),
+        upstream(&before) + N as f64,
+        "upstream_duration_seconds: {after}"
+    );
     let body_len = "up:/rest-service/inventory".len() as f64;
     let bytes_out = metric_sum(
         &after,
