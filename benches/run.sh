@@ -9,9 +9,11 @@
 # PROXY_CPU (0), CLIENT_CPU (1), MULTI_WORKERS (2: workers of the unpinned keep-alive run),
 # NICE (-10, root only), QUIET_WAIT (20 s) / QUIET_MAX (15 %): wait before each load until the
 # machine is quiet, LOG_SETTLE (1.5 s: wait after each load before counting access-log lines),
-# PORTCULLIS_ACCESS_LOG_VIA (stderr|path, see ACCESS_LOG_PATH below), KEEP_TMP=1 keeps the temp
+# PORTCULLIS_ACCESS_LOG_VIA (path|stderr, see below), KEEP_TMP=1 keeps the temp
 # dir (keys, configs, full logs), PORTCULLIS_RUNTIME (empty: Portcullis' default; per-core or
-# shared: `serve --runtime`, which matters above 1 worker, i.e. in (a2)).
+# shared: `serve --runtime`, which matters above 1 worker, i.e. in (a2)), INSTRUCTIONS (1: also count
+# user-space instructions per request under callgrind when valgrind is installed; 0: skip; only: skip
+# the timed scenarios), INSTR_DURATION (6 s per counted load), INSTR_CONNS (1 keep-alive connection).
 # Both proxies write an access-log line per request to a file: NGINX buffered (buffer=64k flush=1s),
 # Portcullis with its default access log. After every load the script counts the new lines.
 # Installs nothing. Needs: nginx (apt-get install -y nginx-light, or nginx), taskset (util-linux).
@@ -31,6 +33,9 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 MULTI_WORKERS=${MULTI_WORKERS:-2}
 LOG_SETTLE=${LOG_SETTLE:-1.5}
 PORTCULLIS_RUNTIME=${PORTCULLIS_RUNTIME:-}
+INSTRUCTIONS=${INSTRUCTIONS:-1}
+INSTR_DURATION=${INSTR_DURATION:-6}
+INSTR_CONNS=${INSTR_CONNS:-1}
 
 # How Portcullis' access log reaches its file. "path" (default): the generated config sets
 # `[access_log] path`, buffered as NGINX's `buffer=64k flush=1s`, and every line of that file
@@ -218,7 +223,7 @@ cat >"$TMP/portcullis.toml" <<EOF
 [limits]
 idle_timeout_ms = 600000
 
-# The access log is on (its default line, one per request); see ACCESS_LOG_PATH in run.sh.
+# The access log is on (its default line, one per request); see PORTCULLIS_ACCESS_LOG_VIA in run.sh.
 $PORTCULLIS_ACCESS_TOML
 
 # The benchmark measures the proxy, not AWS's account limit (10000 rps, the default bucket).
@@ -512,9 +517,90 @@ run_proxy() {
     stop "$PROXY_PID"
 }
 
-for p in $PROXIES; do
-    run_proxy "$p"
-done
+if [[ $INSTRUCTIONS != only ]]; then
+    for p in $PROXIES; do
+        run_proxy "$p"
+    done
+fi
+
+# ------------------------------------------------------------------ instructions (INSTRUCTIONS)
+# CPU time on a shared 2-core VM moves 10 % or more between runs; instructions do not. Each proxy
+# runs once more under callgrind (one worker pinned; NGINX without its master process) and serves
+# requests back to back on INSTR_CONNS (1) keep-alive connection to /small (and /small-throttled);
+# its counters are zeroed before each load and dumped after, so each count covers that load alone,
+# access-log writing included. One connection makes every request one wake-up of the proxy: with
+# many, the count per request follows how requests happen to batch (and, ~50x slowed, Portcullis'
+# connections park between requests), which moves it by 10 % from load to load. Instructions are not
+# time (NGINX's and Portcullis' code differ in instructions per cycle): compare Portcullis with
+# itself here ((e) against (a)), and the two proxies in the timed tables.
+INSTR_TSV=$OUT/instructions.tsv
+: >"$INSTR_TSV"
+if [[ $INSTRUCTIONS != 0 ]] && ! command -v callgrind_control >/dev/null; then
+    log "valgrind not installed (apt-get install -y valgrind): no instruction counts"
+    INSTRUCTIONS=0
+fi
+
+# instr_load PID LABEL URL: one keep-alive load with PID's callgrind counters zeroed before and
+# dumped after; appends "proxy label requests instructions" to instructions.tsv.
+instr_load() {
+    local pid=$1 label=$2 url=$3 out n f ir
+    out=$OUT/$CUR_PROXY.instr_$label.json
+    callgrind_control -z "$pid" >/dev/null 2>&1 || return 0
+    taskset -c "$CLIENT_CPU" "$LOADGEN" load --json --label "instr_$label" --cacert "$PKI/root-ca.pem" \
+        --cert "$PKI/client.pem" --key "$PKI/client.key" --sni localhost --mode keepalive \
+        --connections "$INSTR_CONNS" --duration "$INSTR_DURATION" --warmup 0 --url "$url" \
+        >"$out" 2>>"$TMP/loadgen.log" || true
+    callgrind_control -d "$pid" >/dev/null 2>&1 || return 0
+    sleep 0.5
+    f=$(ls -t "$TMP"/callgrind.out."$pid".* 2>/dev/null | head -n 1)
+    ir=$(sed -n 's/^\(summary\|totals\): *\([0-9]*\).*/\2/p' "$f" 2>/dev/null | head -n 1)
+    n=$(jget "$out" requests_total)
+    [[ -n $ir && -n $n && $n -gt 0 ]] || return 0
+    printf '%s\t%s\t%s\t%s\n' "$CUR_PROXY" "$label" "$n" "$ir" >>"$INSTR_TSV"
+    log "$CUR_PROXY $label under callgrind: $n requests, $ir instructions ($((ir / n)) per request)"
+}
+
+instr_proxy() {
+    local name=$1 url r cg=(valgrind --tool=callgrind --callgrind-out-file="$TMP/callgrind.out.%p")
+    CUR_PROXY=$name
+    case $name in
+    portcullis)
+        PROXY_PORT=$PORTCULLIS_PORT
+        spawn "$TMP/$name.instr.log" env -u RUST_LOG taskset -c "$PROXY_CPU" "${cg[@]}" \
+            "$PORTCULLIS_BIN" serve --config "$TMP/portcullis.toml" --workers 1
+        ;;
+    nginx)
+        PROXY_PORT=$NGINX_PORT
+        sed 's/^master_process on;/master_process off;/' "$TMP/nginx/nginx-1w.conf" >"$TMP/nginx/nginx-instr.conf"
+        spawn "$TMP/$name.instr.log" taskset -c "$PROXY_CPU" "${cg[@]}" \
+            nginx -p "$TMP/nginx/" -c "$TMP/nginx/nginx-instr.conf" -e "$TMP/nginx/error.log"
+        ;;
+    esac
+    PROXY_PID=$LAST_PID
+    # Under valgrind startup takes seconds.
+    for ((r = 0; r < 5; r++)); do wait_port "$PROXY_PORT" "$PROXY_PID" && break; done
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$PROXY_PORT") 2>/dev/null; then
+        log "$name did not start under valgrind; see $TMP/$name.instr.log"
+        stop "$PROXY_PID"
+        return 0
+    fi
+    url=https://127.0.0.1:$PROXY_PORT
+    log "$name under callgrind: warming up"
+    taskset -c "$CLIENT_CPU" "$LOADGEN" load --json --label instr_warm --cacert "$PKI/root-ca.pem" \
+        --cert "$PKI/client.pem" --key "$PKI/client.key" --sni localhost --mode keepalive \
+        --connections "$INSTR_CONNS" --duration 3 --warmup 0 --url "$url/small" >/dev/null 2>>"$TMP/loadgen.log" || true
+    for r in 1 2; do
+        instr_load "$PROXY_PID" small "$url/small"
+        [[ $name != portcullis ]] || instr_load "$PROXY_PID" small_throttled "$url/small-throttled"
+    done
+    stop "$PROXY_PID"
+}
+
+if [[ $INSTRUCTIONS != 0 ]]; then
+    for p in $PROXIES; do
+        instr_proxy "$p"
+    done
+fi
 
 # ------------------------------------------------------------------ report
 # Targets are issue 11's (ratios Portcullis / NGINX, measured in this one run).
@@ -617,6 +703,22 @@ ACCESS_BAD=
         printf "authz+throttle overhead (e) vs (a), Portcullis CPU per keep-alive request: %+.1f %% (%s vs %s us; target <= 5 %%: %s%s), errors %s\n", o, a, b, (o <= 5 + 1e-9 ? "PASS" : "FAIL"), d, e
     }'
     echo
+    if [[ -s $INSTR_TSV ]]; then
+        echo "### User-space instructions per request (callgrind; ${INSTR_CONNS} keep-alive connection(s), requests back to back, ${INSTR_DURATION}s, twice each)"
+        echo
+        echo "| load | portcullis | nginx | ratio |"
+        echo "|---|---|---|---|"
+        awk -F'\t' '{ n[$1 "/" $2] += $3; ir[$1 "/" $2] += $4 }
+            END {
+                p = ("portcullis/small" in n) ? ir["portcullis/small"] / n["portcullis/small"] : 0
+                g = ("nginx/small" in n) ? ir["nginx/small"] / n["nginx/small"] : 0
+                t = ("portcullis/small_throttled" in n) ? ir["portcullis/small_throttled"] / n["portcullis/small_throttled"] : 0
+                printf "| (a) /small | %s | %s | %s |\n", (p ? sprintf("%.0f", p) : "-"), (g ? sprintf("%.0f", g) : "-"), (p && g ? sprintf("%.2fx", p / g) : "-")
+                printf "| (e) /small-throttled | %s | - | - |\n", (t ? sprintf("%.0f", t) : "-")
+                if (p && t) printf "\nauthz+throttle overhead (e) vs (a) in user-space instructions per request: %+.1f %%\n", (t / p - 1) * 100
+            }' "$INSTR_TSV"
+        echo
+    fi
     echo "### Throughput, latency, memory, errors"
     echo
     echo "| scenario | metric | portcullis | nginx | ratio | target | verdict |"
