@@ -16,7 +16,8 @@
 # the timed scenarios), INSTR_DURATION (6 s per counted load), INSTR_CONNS (1 keep-alive connection).
 # Both proxies write an access-log line per request to a file: NGINX buffered (buffer=64k flush=1s),
 # Portcullis with its default access log. After every load the script counts the new lines.
-# Installs nothing. Needs: nginx (apt-get install -y nginx-light, or nginx), taskset (util-linux).
+# Installs nothing. Needs: nginx (apt-get install -y nginx-light, or nginx), taskset (util-linux);
+# valgrind for the instruction counts (skipped without it).
 # See benches/README.md for what each scenario measures.
 set -euo pipefail
 
