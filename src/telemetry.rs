@@ -346,7 +346,7 @@ fn shown<'b>(buf: &'b mut [u8; 64], addr: &SocketAddr) -> &'b str {
         // about as much as the rest of the line.
         let [a, b, c, d] = v4.ip().octets();
         let mut len = 0;
-        let mut digits = [0u8; 20];
+        let mut digits = itoa::Buffer::new();
         for (sep, n) in [
             ("", a.into()),
             (".", b.into()),
@@ -354,7 +354,7 @@ fn shown<'b>(buf: &'b mut [u8; 64], addr: &SocketAddr) -> &'b str {
             (".", d.into()),
             (":", v4.port()),
         ] {
-            for part in [sep, crate::access_log::line::decimal(&mut digits, n.into())] {
+            for part in [sep, digits.format(n)] {
                 buf[len..len + part.len()].copy_from_slice(part.as_bytes());
                 len += part.len();
             }

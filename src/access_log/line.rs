@@ -99,23 +99,7 @@ fn timestamp(out: &mut String, since_epoch: std::time::Duration) {
 }
 
 fn push_num(out: &mut String, n: u64) {
-    let mut buf = [0u8; 20];
-    out.push_str(decimal(&mut buf, n));
-}
-
-/// `n` in decimal, written at the end of `buf`.
-pub fn decimal(buf: &mut [u8; 20], n: u64) -> &str {
-    let mut i = buf.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Bytes `<str as Debug>` writes as they are: printable ASCII but the quotes and backslash
