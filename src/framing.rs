@@ -215,9 +215,8 @@ impl<T> FramingGuard<T> {
         if bytes.is_empty() {
             return;
         }
-        self.out.drain(..self.out_pos);
+        self.out.splice(..self.out_pos, bytes.iter().copied());
         self.out_pos = 0;
-        self.out.splice(0..0, bytes.iter().copied());
         self.publish();
     }
 

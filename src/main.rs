@@ -429,13 +429,13 @@ fn main() -> ExitCode {
             let per_core = per_core_workers(workers, model);
             let served = runtime(per_core.map(|_| 1).or(workers))
                 .and_then(|rt| rt.block_on(serve(config, per_core)));
-            telemetry::finish();
+            portcullis::access_log::finish();
             served
         }
         Command::Demo { certs, log_format } => {
             telemetry::init(log_format);
             let served = runtime(None).and_then(|rt| rt.block_on(demo(certs)));
-            telemetry::finish();
+            portcullis::access_log::finish();
             served
         }
     };

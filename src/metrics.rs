@@ -165,8 +165,6 @@ pub struct Metrics {
     pub rate_limit_store_failures: Counter,
     /// Connections closed before TLS on a PROXY protocol listener, by reason.
     pub proxy_protocol_refusals: Family<FailureLabels, Counter>,
-    /// Access lines dropped (buffer full, or a failed write): the process-wide counter.
-    pub access_log_dropped_lines: Counter,
     /// Client connections accepted, by the worker that serves them.
     pub worker_connections: Family<WorkerLabels, Counter>,
 }
@@ -204,7 +202,6 @@ impl Metrics {
             throttled: Family::default(),
             rate_limit_store_failures: Counter::default(),
             proxy_protocol_refusals: Family::default(),
-            access_log_dropped_lines: crate::access_log::dropped_lines(),
             worker_connections: Family::default(),
             registry: Registry::default(),
         };
@@ -291,7 +288,7 @@ impl Metrics {
             "access_log_dropped_lines",
             "Access log lines dropped because the buffer was full (the destination did not keep \
              up) or a write failed",
-            m.access_log_dropped_lines.clone(),
+            crate::access_log::dropped_lines(),
         );
         registry.register(
             "worker_connections",

@@ -15,43 +15,28 @@ pub enum LogFormat {
     Json,
 }
 
-/// Install the global subscriber; `RUST_LOG` overrides the default level (`info`). Access lines
-/// (target [`crate::access_log::TARGET`]) go to the access log's buffered writer, formatted as
-/// every other line but without colours; the rest go to stderr.
+/// Install the global subscriber (to stderr); `RUST_LOG` overrides the default level (`info`).
+/// Access lines bypass it: [`AccessLog::emit`] hands them to the access log's buffered writer,
+/// started here; only when that writer cannot start do they go through the subscriber.
 pub fn init(format: LogFormat) {
-    use tracing_subscriber::Layer as _;
-    let _ = FORMAT.set(format);
     use tracing_subscriber::layer::SubscriberExt as _;
     use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let lines = crate::access_log::start();
-    let split = lines.is_ok();
-    let mut layers = vec![
-        fmt_layer(format, std::io::stderr, terminal())
-            .with_filter(tracing_subscriber::filter::filter_fn(move |m| {
-                !(split && m.target() == crate::access_log::TARGET)
-            }))
-            .boxed(),
-    ];
-    if let Ok(writer) = &lines {
-        layers.push(
-            fmt_layer(format, writer.clone(), false)
-                .with_filter(tracing_subscriber::filter::filter_fn(|m| {
-                    m.target() == crate::access_log::TARGET
-                }))
-                .boxed(),
-        );
+    let writer = crate::access_log::start();
+    if writer.is_ok() {
+        let _ = FORMAT.set(format);
     }
     let _ = tracing_subscriber::registry()
         .with(filter)
-        .with(layers)
+        .with(fmt_layer(format, std::io::stderr, terminal()))
         .try_init();
-    if let Err(e) = lines {
+    if let Err(e) = writer {
         tracing::warn!(error = %e, "cannot start the access log writer thread; access lines go to stderr unbuffered");
     }
 }
 
-/// The log format [`init`] installed: access lines written past tracing use it too.
+/// The log format [`init`] installed, set once the access log's writer runs: access lines are
+/// then written past tracing, in this format.
 static FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
 
 thread_local! {
@@ -88,12 +73,6 @@ where
 /// True when stderr is a terminal: only then are lines coloured.
 fn terminal() -> bool {
     std::io::IsTerminal::is_terminal(&std::io::stderr())
-}
-
-/// Write every buffered access line and end the writer, at exit after the drain (see
-/// [`crate::access_log::finish`]).
-pub fn finish() {
-    crate::access_log::finish();
 }
 
 /// Counts requests in flight on a connection, so idle detection leaves them alone.
@@ -216,7 +195,7 @@ impl AccessLog {
     /// Write the line, and count the request in the metrics.
     pub fn emit(&self) {
         self.record();
-        if !tracing::enabled!(target: "access", tracing::Level::INFO) {
+        if !tracing::enabled!(target: crate::access_log::TARGET, tracing::Level::INFO) {
             return;
         }
         // The writer started (`serve`, `demo`): the line goes to it directly, byte for byte
@@ -304,7 +283,7 @@ impl AccessLog {
     fn emit_through_tracing(&self) {
         if let Some(format) = &self.format {
             let line = format.render(|v, out| self.variable(v, out));
-            tracing::info!(target: "access", "{line}");
+            tracing::info!(target: crate::access_log::TARGET, "{line}");
             return;
         }
         let (api, stage) = match &self.api_stage {
@@ -312,7 +291,7 @@ impl AccessLog {
             None => ("", ""),
         };
         tracing::info!(
-            target: "access",
+            target: crate::access_log::TARGET,
             request_id = self.request_id.to_str().unwrap_or(""),
             client = %self.client,
             subject = %self.subject.subject,

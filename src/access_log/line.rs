@@ -102,13 +102,13 @@ fn push_num(out: &mut String, n: u64) {
     out.push_str(itoa::Buffer::new().format(n));
 }
 
-/// Bytes `<str as Debug>` writes as they are: printable ASCII but the quotes and backslash
-/// (a table: this runs over every byte of every quoted field).
+/// Bytes `<str as Debug>` writes as they are: printable ASCII but `"` and `\` (a table: this
+/// runs over every byte of every quoted field).
 const PLAIN: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = b' ';
     while b <= b'~' {
-        t[b as usize] = !matches!(b, b'"' | b'\\' | b'\'');
+        t[b as usize] = !matches!(b, b'"' | b'\\');
         b += 1;
     }
     t

@@ -2,10 +2,9 @@
 //! time, on SIGHUP and at exit, to stderr or `[access_log] path`, without a system call per line.
 //!
 //! Design. The line is formatted on the request's thread into a thread-local `String` (so
-//! formatting allocates nothing per request): by [`line::write`], byte for byte what the
-//! tracing `fmt` layer writes for the access event but without its per-event machinery, or by
-//! that layer through [`LineWriter`] for the process's other uses. [`push`] copies it into one
-//! shared buffer under a mutex held for that copy only.
+//! formatting allocates nothing per request) by [`line::write`], byte for byte what the
+//! tracing `fmt` layer writes for the access event but without its per-event machinery.
+//! [`push`] copies it into one shared buffer under a mutex held for that copy only.
 //! A dedicated OS thread (not a tokio worker, so a blocked disk or pipe never stalls requests)
 //! swaps the buffer for an empty spare and writes it in one go when it holds
 //! `access_log.buffer_bytes`, when `access_log.flush_interval_ms` has passed, when SIGHUP asks
@@ -27,7 +26,7 @@ mod output;
 mod sink;
 
 use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
@@ -93,15 +92,13 @@ pub fn dropped_lines() -> Counter {
     DROPPED.clone()
 }
 
-/// Start the process's writer thread (once; to stderr until [`configure`] names a path) and
-/// give the tracing layer its writer.
-pub fn start() -> std::io::Result<MakeLines> {
-    if let Some(sink) = SINK.get() {
-        return Ok(MakeLines(sink.shared().clone()));
+/// Start the process's writer thread (once; to stderr until [`configure`] names a path).
+pub fn start() -> std::io::Result<()> {
+    if SINK.get().is_none() {
+        let sink = sink::Sink::start(&Settings::default(), dropped_lines())?;
+        SINK.get_or_init(|| sink);
     }
-    let sink = sink::Sink::start(&Settings::default(), dropped_lines())?;
-    let sink = SINK.get_or_init(|| sink);
-    Ok(MakeLines(sink.shared().clone()))
+    Ok(())
 }
 
 /// Apply the configuration's settings (at start and after each reload): limits at once, a new
@@ -141,33 +138,5 @@ pub fn push(line: &[u8]) -> bool {
             true
         }
         None => false,
-    }
-}
-
-/// The tracing `MakeWriter` for access lines.
-#[derive(Debug, Clone)]
-pub struct MakeLines(Arc<sink::Shared>);
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for MakeLines {
-    type Writer = LineWriter<'a>;
-
-    fn make_writer(&'a self) -> LineWriter<'a> {
-        LineWriter(&self.0)
-    }
-}
-
-/// Takes one formatted access line per `write` (the `fmt` layer writes each event whole) and
-/// buffers or drops it; never blocks, never fails.
-#[derive(Debug)]
-pub struct LineWriter<'a>(&'a sink::Shared);
-
-impl std::io::Write for LineWriter<'_> {
-    fn write(&mut self, line: &[u8]) -> std::io::Result<usize> {
-        self.0.push(line);
-        Ok(line.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
     }
 }

@@ -67,11 +67,6 @@ impl XfccElements {
         self.0 & other.0 == other.0
     }
 
-    /// Whether the value needs the client's certificate bytes.
-    pub fn needs_der(self) -> bool {
-        self.0 & (Self::CERT.0 | Self::CHAIN.0) != 0
-    }
-
     /// Read `xfcc_elements = [...]` (names in any case); unknown names are errors at `key[i]`.
     fn parse(list: &[String], key: &str, sink: &mut ErrorSink) -> Option<XfccElements> {
         let mut set = 0u8;
@@ -120,11 +115,6 @@ impl Default for IdentityHeaders {
 }
 
 impl IdentityHeaders {
-    /// Whether building these headers needs the client's certificate bytes.
-    pub fn needs_der(&self) -> bool {
-        self.client_cert || self.client_cert_chain || self.xfcc.is_some_and(|e| e.needs_der())
-    }
-
     /// The names of the headers chosen, in `EMITTED` order.
     pub fn names(&self) -> Vec<&'static str> {
         let chosen = [
@@ -194,11 +184,6 @@ impl IdentityChoice {
             }
         }
         IdentityChoice { headers, elements }
-    }
-
-    /// Whether any key is set.
-    pub fn is_set(&self) -> bool {
-        self.headers.is_some() || self.elements.is_some()
     }
 }
 

@@ -110,12 +110,11 @@ impl Target {
         }
         let histogram = metrics
             .upstream_duration
-            .get_or_create(&TargetLabels {
+            .get_or_create_owned(&TargetLabels {
                 upstream: pool.clone(),
                 target: self.authority.as_str().into(),
                 zone: self.zone.clone(),
-            })
-            .clone();
+            });
         let _ = self
             .latency
             .set((Arc::downgrade(metrics), histogram.clone()));

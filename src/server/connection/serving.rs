@@ -59,8 +59,6 @@ where
     parked_at: Option<Instant>,
     /// While serving a busy connection: its wait before parking.
     linger: Option<Linger>,
-    /// No request has come yet: the first bytes may still be HTTP/2's preface.
-    fresh: bool,
     /// Closing was asked for: when hyper ends, the connection ends.
     closing: bool,
 }
@@ -117,7 +115,6 @@ where
             traffic,
             parked_at: None,
             linger: None,
-            fresh: true,
             closing: false,
         }
     }
@@ -199,7 +196,9 @@ where
             return;
         };
         let service = self.service.clone();
-        if std::mem::take(&mut self.fresh) && io.inner().pending().starts_with(H2_PREFACE_HEAD) {
+        // Never parked before: no request has come yet, so the first bytes may still be
+        // HTTP/2's preface.
+        if self.parked_at.is_none() && io.inner().pending().starts_with(H2_PREFACE_HEAD) {
             let conn = http2_builder(self.max_head).serve_connection(io, service);
             self.state = State::H2(Box::pin(conn));
             return;
