@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::header::HeaderValue;
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::{Authority, PathAndQuery};
 use http::{Request, Response, Uri};
 use hyper::body::Incoming;
 
@@ -153,6 +153,7 @@ impl<'c> Exchange<'c> {
             metrics: ctx.metrics.clone(),
             body: verdict.clone(),
             lease: None,
+            connection: None,
             cache: ctx.metric_cache.clone(),
             version: req.version(),
             format: snapshot.config.access_log_format.clone(),
@@ -288,20 +289,11 @@ async fn forward(
         request_id: &ex.request_id,
         forwarding: &snapshot.config.forwarding,
     };
-    let scheme = match integration.scheme {
-        crate::config::Scheme::Http => Scheme::HTTP,
-        crate::config::Scheme::Https => Scheme::HTTPS,
-    };
     let fixed_host = integration.host.as_ref();
-    let build = |parts, body, target: &Authority, host: &HeaderValue| {
+    // The target is dialled by the client; the request line carries the origin form.
+    let build = |parts, body, _target: &Authority, host: &HeaderValue| {
         let host = fixed_host.unwrap_or(host);
-        let mut uri = http::uri::Parts::default();
-        uri.scheme = Some(scheme.clone());
-        uri.authority = Some(target.clone());
-        uri.path_and_query = Some(routed.path_and_query.clone());
-        // Scheme, authority and path are all set: this cannot fail, and a default URI would
-        // only make the send fail, never go elsewhere.
-        let uri = Uri::from_parts(uri).unwrap_or_default();
+        let uri = Uri::from(routed.path_and_query.clone());
         forward::upstream_request(parts, body, uri, host, client, &routed.headers)
     };
     let sent = Instant::now();
@@ -351,6 +343,7 @@ fn relay(answer: Answer, routed: &Routed, ex: &mut Exchange<'_>) -> Response<Res
             .observe(latency.as_secs_f64());
     }
     ex.log.lease = answer.lease;
+    ex.log.connection = Some(answer.connection);
     let (mut parts, body) = answer.response.into_parts();
     forward::strip_hop_by_hop(&mut parts.headers);
     let chunk_wait = routed

@@ -156,6 +156,8 @@ pub struct AccessLog {
     pub body: Arc<crate::body::BodyVerdict>,
     /// The upstream target, held (counted in flight) until the response is done.
     pub lease: Option<crate::upstream::Lease>,
+    /// The upstream connection, parked for the next exchange once the response is done.
+    pub connection: Option<crate::upstream::Connection>,
     /// The connection's cache of metric handles (requests on one connection usually repeat).
     pub cache: Arc<std::sync::Mutex<Option<MetricHandles>>>,
     /// HTTP version of the request.
@@ -537,6 +539,7 @@ mod tests {
             metrics: Arc::new(crate::metrics::Metrics::new()),
             body: Arc::default(),
             lease: None,
+            connection: None,
             cache: Arc::default(),
             version: http::Version::HTTP_11,
             format: format.map(|f| Arc::new(crate::access_format::AccessFormat::parse(f).unwrap())),

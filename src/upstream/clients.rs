@@ -1,9 +1,9 @@
-//! One pooled client per worker. hyper-util's client runs each upstream connection as a task on
-//! the runtime that opened it and shares its idle connections with every caller, so with one
-//! client a per-core worker could pick up a connection whose I/O another worker's thread drives.
-//! Each worker gets its own client: its connections stay on its thread.
+//! One client per worker. A client runs each upstream connection as a task on the runtime that
+//! opened it and parks its idle connections for every caller, so with one client a per-core
+//! worker could pick up a connection whose I/O another worker's thread drives. Each worker gets
+//! its own client: its connections stay on its thread.
 
-use super::HttpClient;
+use super::Client as HttpClient;
 
 /// A client per worker, picked by the current thread's worker index.
 #[derive(Debug)]

@@ -5,7 +5,7 @@ use std::sync::{Arc, Weak};
 
 use super::pool::{Pool, Target};
 use crate::body::RequestBody;
-use crate::config::HealthCheck;
+use crate::config::{HealthCheck, Scheme};
 
 /// Check target `i` of a pool until the pool is dropped (replaced by a reload); the verdict
 /// lives in the target's runtime state, so the next pool's loop picks up where this one was.
@@ -46,9 +46,12 @@ async fn probe(pool: &Arc<Pool>, target: &Target, hc: &HealthCheck) -> bool {
                 .await
                 .is_ok(),
             Some(path) => {
-                let scheme = if pool.https { "https" } else { "http" };
-                let uri = format!("{scheme}://{}{}", target.authority, path);
-                let Ok(req) = http::Request::get(uri)
+                let scheme = if pool.https {
+                    Scheme::Https
+                } else {
+                    Scheme::Http
+                };
+                let Ok(req) = http::Request::get(path.as_str())
                     .header(http::header::HOST, target.host.clone())
                     .header(http::header::USER_AGENT, "portcullis-health-check")
                     .body(RequestBody::empty())
@@ -62,8 +65,8 @@ async fn probe(pool: &Arc<Pool>, target: &Target, hc: &HealthCheck) -> bool {
                     _ => &pool.client,
                 }
                 .current();
-                match client.request(req).await {
-                    Ok(resp) => resp.status().is_success() || resp.status().is_redirection(),
+                match client.send(scheme, &target.authority, req).await {
+                    Ok((resp, _)) => resp.status().is_success() || resp.status().is_redirection(),
                     Err(_) => false,
                 }
             }

@@ -1,7 +1,8 @@
 //! Upstream pools: the NLB + VPC link role. Round-robin or least-requests over targets labelled
 //! by zone, active health checks and passive ejection, failing open when every target is down
-//! (as an NLB does), over pooled keep-alive connections (hyper-util's client).
+//! (as an NLB does), over pooled keep-alive connections.
 
+mod client;
 mod clients;
 mod health;
 mod pool;
@@ -12,15 +13,12 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-use crate::body::RequestBody;
 use crate::config::{Config, ErrorSink, Integration, IntegrationTarget, Scheme, Upstream};
 use crate::tls::client::{SystemRoots, client_config, connector, direct_config};
 
+pub use client::{Client, ClientError, Connection};
 pub use clients::WorkerClients;
 pub use pool::{
     Lease, PASSIVE_5XX_BURST, PASSIVE_EJECTION, Pool, PoolRuntime, Target, TargetState,
@@ -31,9 +29,6 @@ pub use send::{Answer, Destination, SendError, send};
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Idle pooled connections kept per target.
 pub const POOL_MAX_IDLE_PER_TARGET: usize = 512;
-
-/// The pooled HTTP client used towards upstreams.
-pub type HttpClient = Client<HttpsConnector<HttpConnector>, RequestBody>;
 
 /// Every pool, plus the client for integrations that name a host directly.
 #[derive(Debug)]
@@ -68,9 +63,17 @@ impl Upstreams {
                     .and_then(|h| h.to_str().ok())
                     .and_then(|h| pool.named.get(tls_name(h)))
                     .unwrap_or(&pool.client);
-                Some(Destination::Pool(pool, client.current()))
+                Some(Destination::Pool(
+                    pool,
+                    client.current(),
+                    integration.scheme,
+                ))
             }
-            IntegrationTarget::Direct(a) => Some(Destination::Direct(self.direct.current(), a)),
+            IntegrationTarget::Direct(a) => Some(Destination::Direct(
+                self.direct.current(),
+                a,
+                integration.scheme,
+            )),
             IntegrationTarget::Mock(_) => None,
         }
     }
@@ -213,18 +216,18 @@ fn client(
     server_name: Option<String>,
     idle: Duration,
     max_head: usize,
-) -> HttpClient {
+) -> Client {
     let mut http = HttpConnector::new();
     http.enforce_http(false);
     http.set_nodelay(true);
     http.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .timer(TokioTimer::new())
-        .pool_idle_timeout(idle)
-        // A response head over the limit fails to parse: a 502, never relayed.
-        .http1_max_buf_size(max_head.max(8192))
-        .pool_max_idle_per_host(POOL_MAX_IDLE_PER_TARGET)
-        .set_host(false)
-        .build(connector(http, tls, server_name))
+    let mut http1 = hyper::client::conn::http1::Builder::new();
+    // A response head over the limit fails to parse: a 502, never relayed.
+    http1.max_buf_size(max_head.max(8192));
+    Client::new(
+        connector(http, tls, server_name),
+        http1,
+        idle,
+        POOL_MAX_IDLE_PER_TARGET,
+    )
 }

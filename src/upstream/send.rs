@@ -13,27 +13,30 @@ use http::{Request, Response, StatusCode};
 use http_body::Body as _;
 use hyper::body::Incoming;
 
-use super::HttpClient;
+use super::client::{Client, ClientError, Connection};
 use super::pool::{Lease, Pool};
 use crate::body::RequestBody;
+use crate::config::Scheme;
 
 /// Where a request goes: one of a pool's targets, or a host the integration names.
 #[derive(Debug, Clone, Copy)]
 pub enum Destination<'a> {
     /// A pool (pick, retry, eject), over the client that verifies the integration's name.
-    Pool(&'a Arc<Pool>, &'a HttpClient),
+    Pool(&'a Arc<Pool>, &'a Client, Scheme),
     /// A `host:port` named in the integration, over the shared direct client.
-    Direct(&'a HttpClient, &'a Authority),
+    Direct(&'a Client, &'a Authority, Scheme),
 }
 
-/// The upstream's answer: its response head, the target leased for it (held until the response
-/// is done), and the target's address.
+/// The upstream's answer: its response head, the target leased for it and the connection it
+/// came over (both held until the response is done), and the target's address.
 #[derive(Debug)]
 pub struct Answer {
     /// Response head and streaming body.
     pub response: Response<Incoming>,
     /// The pool target, when the destination was a pool.
     pub lease: Option<Lease>,
+    /// The connection, parked for the next exchange once the response is done.
+    pub connection: Connection,
     /// The address the request went to.
     pub target: Authority,
 }
@@ -96,7 +99,7 @@ pub async fn send(
 ) -> Result<Answer, SendError> {
     let deadline = tokio::time::Instant::now() + timeout;
     match dest {
-        Destination::Direct(client, authority) => {
+        Destination::Direct(client, authority, scheme) => {
             let host =
                 HeaderValue::from_str(authority.as_str()).map_err(|e| SendError::Failed {
                     target: authority.clone(),
@@ -104,15 +107,17 @@ pub async fn send(
                     connect: true,
                 })?;
             let req = build(parts, body, authority, &host);
-            let response = request(client, req, authority, deadline, timeout).await?;
+            let (response, connection) =
+                request(client, scheme, req, authority, deadline, timeout).await?;
             Ok(Answer {
                 response,
                 lease: None,
+                connection,
                 target: authority.clone(),
             })
         }
-        Destination::Pool(pool, client) => {
-            pool.send(client, parts, body, deadline, timeout, build)
+        Destination::Pool(pool, client, scheme) => {
+            pool.send((client, scheme), parts, body, deadline, timeout, build)
                 .await
         }
     }
@@ -121,7 +126,7 @@ pub async fn send(
 impl Pool {
     async fn send(
         self: &Arc<Self>,
-        client: &HttpClient,
+        (client, scheme): (&Client, Scheme),
         parts: Parts,
         body: RequestBody,
         deadline: tokio::time::Instant,
@@ -143,13 +148,14 @@ impl Pool {
         loop {
             let t = lease.target();
             let req = build(attempt.0, attempt.1, &t.authority, &t.host);
-            match request(client, req, &t.authority, deadline, timeout).await {
-                Ok(response) => {
+            match request(client, scheme, req, &t.authority, deadline, timeout).await {
+                Ok((response, connection)) => {
                     self.answered(lease.index, response.status().as_u16());
                     let target = lease.target().authority.clone();
                     return Ok(Answer {
                         response,
                         lease: Some(lease),
+                        connection,
                         target,
                     });
                 }
@@ -171,31 +177,33 @@ impl Pool {
 
 /// One exchange with one target.
 async fn request(
-    client: &HttpClient,
+    client: &Client,
+    scheme: Scheme,
     req: Request<RequestBody>,
     target: &Authority,
     deadline: tokio::time::Instant,
     timeout: Duration,
-) -> Result<Response<Incoming>, SendError> {
-    match tokio::time::timeout_at(deadline, client.request(req)).await {
+) -> Result<(Response<Incoming>, Connection), SendError> {
+    match tokio::time::timeout_at(deadline, client.send(scheme, target, req)).await {
         Err(_) => Err(SendError::Timeout {
             target: target.clone(),
             timeout,
         }),
-        Ok(Ok(resp)) => relayable(resp, target),
+        Ok(Ok((resp, connection))) => Ok((relayable(resp, target)?, connection)),
         Ok(Err(e)) => {
             let reason = error_chain(&e);
-            if is_malformed_response(&e) {
-                Err(SendError::Malformed {
+            match e {
+                ClientError::Exchange(h) if is_malformed_response(&h) => {
+                    Err(SendError::Malformed {
+                        target: target.clone(),
+                        reason,
+                    })
+                }
+                e => Err(SendError::Failed {
                     target: target.clone(),
+                    connect: matches!(e, ClientError::Connect(_)),
                     reason,
-                })
-            } else {
-                Err(SendError::Failed {
-                    target: target.clone(),
-                    connect: e.is_connect(),
-                    reason,
-                })
+                }),
             }
         }
     }
@@ -234,19 +242,10 @@ fn is_idempotent(m: &http::Method) -> bool {
     )
 }
 
-/// Whether an upstream failure is a response hyper could not parse (bad framing, bad header
+/// Whether an exchange failed on a response hyper could not parse (bad framing, bad header
 /// bytes, a head over the limit).
-fn is_malformed_response(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut src: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = src {
-        if let Some(h) = err.downcast_ref::<hyper::Error>() {
-            if h.is_parse() || h.is_parse_too_large() || h.is_parse_status() {
-                return true;
-            }
-        }
-        src = err.source();
-    }
-    false
+fn is_malformed_response(h: &hyper::Error) -> bool {
+    h.is_parse() || h.is_parse_too_large() || h.is_parse_status()
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
