@@ -52,6 +52,8 @@ pub struct ConnContext {
     pub delivery: Arc<Delivery>,
     /// Metric handles of the connection's last request.
     pub metric_cache: Arc<std::sync::Mutex<Option<crate::telemetry::MetricHandles>>>,
+    /// Identity header values built for earlier requests.
+    pub identity_built: crate::forward::BuiltIdentity,
 }
 
 /// One request as it goes: the snapshot and domain it is served under, its id, and its log.
@@ -78,12 +80,13 @@ struct Routed {
     headers: Vec<(http::HeaderName, HeaderValue)>,
 }
 
-/// Answer one request.
+/// Answer one request, counted in flight by `in_flight` until its response is done.
 pub async fn handle(
     req: Request<Incoming>,
     ctx: Arc<ConnContext>,
+    in_flight: InFlightGuard,
 ) -> Result<Response<ResponseBody>, Infallible> {
-    let mut ex = Exchange::start(&ctx, &req);
+    let mut ex = Exchange::start(&ctx, &req, in_flight);
     let resp = match proxy(req, &mut ex).await {
         Ok(resp) => resp,
         Err(e) => refuse(e, &mut ex),
@@ -119,7 +122,7 @@ async fn proxy(
 
 impl<'c> Exchange<'c> {
     /// One snapshot per request: a reload applies to the next request, never to one in flight.
-    fn start(ctx: &'c ConnContext, req: &Request<Incoming>) -> Self {
+    fn start(ctx: &'c ConnContext, req: &Request<Incoming>, in_flight: InFlightGuard) -> Self {
         let current = ctx.state.load_full();
         let (snapshot, domain) = if current.generation == ctx.snapshot.generation {
             (current, ctx.domain.clone())
@@ -149,7 +152,7 @@ impl<'c> Exchange<'c> {
             upstream_latency: None,
             aborted: false,
             cut: None,
-            in_flight: Some(InFlightGuard::new(ctx.in_flight.clone())),
+            in_flight: Some(in_flight),
             metrics: ctx.metrics.clone(),
             body: verdict.clone(),
             lease: None,
@@ -281,6 +284,8 @@ async fn forward(
             identity: &ex.ctx.identity,
             chain: ex.ctx.chain.as_deref(),
             by: &ex.domain.server_uris,
+            prebuilt_by: &ex.ctx.domain.server_uris,
+            built: &ex.ctx.identity_built,
         },
         identity_headers: ex
             .domain

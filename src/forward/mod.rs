@@ -9,7 +9,7 @@ use http::{Request, Uri, Version};
 
 mod identity;
 
-pub use identity::Sources;
+pub use identity::{Built as BuiltIdentity, Sources};
 
 use crate::body::RequestBody;
 use crate::config::{Forwarding, Integration, PathPart};

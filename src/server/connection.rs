@@ -164,13 +164,10 @@ impl hyper::service::Service<::http::Request<Incoming>> for Handler {
     fn call(&self, req: ::http::Request<Incoming>) -> Self::Future {
         // In flight from the moment hyper hands the request over: the connection never parks
         // under a request, not even before its future first runs.
-        let handed_over = InFlightGuard::new(self.0.in_flight.clone());
+        // The guard then goes with the access-log record, released when the response is done.
+        let in_flight = InFlightGuard::new(self.0.in_flight.clone());
         let ctx = self.0.clone();
-        Box::pin(async move {
-            let answer = service::handle(req, ctx).await;
-            drop(handed_over);
-            answer
-        })
+        Box::pin(service::handle(req, ctx, in_flight))
     }
 }
 
@@ -247,6 +244,7 @@ impl Connection {
             delivery: delivery.clone(),
             metrics: self.metrics.clone(),
             metric_cache: Arc::default(),
+            identity_built: Default::default(),
         });
         let http = Http::new(
             guard,

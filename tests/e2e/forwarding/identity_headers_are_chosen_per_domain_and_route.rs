@@ -149,21 +149,34 @@ async fn a_route_chooses_its_own_identity_headers_over_the_domains() {
     let pki = Pki::new("localhost");
     let up = Upstream::start().await;
     let routes = format!(
-        "{}identity_headers = [\"client-cert\"]\n{}xfcc_elements = [\"Hash\"]\n{}",
+        "{}identity_headers = [\"client-cert\"]\n{}xfcc_elements = [\"Hash\"]\n{}{}xfcc_elements = [\"Subject\"]\n",
         route("GET", "/cert-only", "http://${stageVariables.backend}/a"),
         route("GET", "/hash-only", "http://${stageVariables.backend}/b"),
         route("GET", "/inherits", "http://${stageVariables.backend}/c"),
+        route("GET", "/subject-only", "http://${stageVariables.backend}/d"),
     );
     let config = Config::new(&pki, &[up.addr])
         .domain("xfcc_elements = [\"Hash\", \"Subject\"]")
         .routes(&routes)
         .build();
     let gw = Gateway::start(&config).await;
-    // One connection: its prebuilt XFCC serves some routes, others build their own.
+    // One connection: its prebuilt XFCC serves some routes, others build their own, which the
+    // connection keeps for its next requests; the second round must send the same values.
     let mut conn = KeepAlive::open(gw.addr(), &pki, None).await;
-    for path in ["/cert-only", "/hash-only", "/inherits"] {
+    let paths = ["/cert-only", "/hash-only", "/inherits", "/subject-only"];
+    for path in paths.iter().chain(&paths) {
         let got = conn.send(forging(path)).await.unwrap();
         assert_eq!(got.status, 200, "{path}: {got:?}");
+    }
+    for i in 0..paths.len() {
+        for name in [
+            "x-forwarded-client-cert",
+            "client-cert",
+            "client-cert-chain",
+        ] {
+            let again = values(&up, i + paths.len(), name);
+            assert_eq!(values(&up, i, name), again, "{} {name}", paths[i]);
+        }
     }
     let hash = sha256_hex(pki.client.der.as_ref());
 
@@ -184,6 +197,74 @@ async fn a_route_chooses_its_own_identity_headers_over_the_domains() {
         [format!("Hash={hash};Subject=\"CN=localhost-client\"")]
     );
     assert!(values(&up, 2, "client-cert").is_empty());
+
+    assert_eq!(
+        values(&up, 3, "x-forwarded-client-cert"),
+        ["Subject=\"CN=localhost-client\""]
+    );
+}
+
+/// A server certificate for `localhost` naming `uri`, written as `name`.pem / .key.
+fn server_naming(pki: &Pki, name: &str, uri: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let mut server = Leaf::server("localhost");
+    server.uris = vec![uri.into()];
+    let server = issue(&pki.intermediate, server);
+    (
+        pki.write(&format!("{name}.pem"), &server.chain_pem),
+        pki.write(&format!("{name}.key"), &server.key_pem),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xfcc_by_follows_a_reloaded_server_certificate_on_a_live_connection() {
+    let pki = Pki::new("localhost");
+    let up = Upstream::start().await;
+    let (cert, key) = server_naming(&pki, "server-a", "spiffe://corp/gateway-a");
+    let config = |cert: &std::path::Path, key: &std::path::Path| {
+        Config::with_files(cert, key, &pki.path("truststore.pem"), &[up.addr])
+            .domain("xfcc_elements = [\"By\", \"Hash\"]")
+            .build()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gateway.toml");
+    std::fs::write(&path, config(&cert, &key)).unwrap();
+    let served = Served::start(&path);
+    let addr = served.listen_addr().await;
+    let mut live = KeepAlive::open(addr, &pki, None).await;
+    assert_eq!(live.send(forging("/inventory")).await.unwrap().status, 200);
+    let by = |i: usize| values(&up, i, "x-forwarded-client-cert").join("|");
+    assert!(
+        by(0).starts_with("By=spiffe://corp/gateway-a;"),
+        "{}",
+        by(0)
+    );
+
+    // The configuration now names another certificate; new connections are served with it.
+    let (cert_b, key_b) = server_naming(&pki, "server-b", "spiffe://corp/gateway-b");
+    replace_file(&path, config(&cert_b, &key_b).as_bytes());
+    let reloaded = within(std::time::Duration::from_secs(10), || async {
+        let n = up.seen().len();
+        get_at(addr, &pki, "/inventory")
+            .await
+            .is_ok_and(|g| g.status == 200)
+            && by(n).starts_with("By=spiffe://corp/gateway-b;")
+    })
+    .await;
+    assert!(
+        reloaded,
+        "the new certificate was not applied:\n{}",
+        served.dump()
+    );
+
+    // The connection accepted before the reload sends the new `By` too, as every request
+    // is served under the current configuration.
+    let n = up.seen().len();
+    assert_eq!(live.send(forging("/inventory")).await.unwrap().status, 200);
+    assert!(
+        by(n).starts_with("By=spiffe://corp/gateway-b;"),
+        "{}",
+        by(n)
+    );
 }
 
 #[tokio::test]
