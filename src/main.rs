@@ -604,7 +604,7 @@ async fn run(
     let admin_addr = snapshot.config.admin;
     portcullis::access_log::configure(&snapshot.config.access_log);
     let gateway = match per_core {
-        Some(workers) => Gateway::bind_per_core(snapshot, workers).await?,
+        Some(_) => Gateway::bind_per_core(snapshot).await?,
         None => Gateway::bind(snapshot).await?,
     };
     let reloader = reload_from.map(|path| Reloader::new(path, gateway.clone()));

@@ -74,12 +74,13 @@ impl Gateway {
         Self::bind_on(snapshot, metrics, 1).await
     }
 
-    /// Bind every listen address of `snapshot` once per worker, to serve on `workers` per-core
-    /// workers: the calling runtime (best a current-thread one) and `workers - 1` threads with
-    /// a current-thread runtime each. Build `snapshot` with
-    /// [`crate::state::load_for_workers`], so that each worker has its own upstream clients.
-    pub async fn bind_per_core(snapshot: Snapshot, workers: usize) -> io::Result<Gateway> {
-        Self::bind_on(snapshot, Arc::new(Metrics::new()), workers.max(1)).await
+    /// Bind every listen address of `snapshot` once per worker, to serve on per-core workers:
+    /// the calling runtime (best a current-thread one) and a thread with a current-thread
+    /// runtime for each further worker. Build `snapshot` with
+    /// [`crate::state::load_for_workers`]: its upstream clients, one per worker, set how many.
+    pub async fn bind_per_core(snapshot: Snapshot) -> io::Result<Gateway> {
+        let workers = snapshot.upstreams.runtime.workers();
+        Self::bind_on(snapshot, Arc::new(Metrics::new()), workers).await
     }
 
     async fn bind_on(
@@ -91,11 +92,7 @@ impl Gateway {
         for l in &snapshot.listeners {
             listeners.push(Listener::bind(l.addr, workers)?);
         }
-        let workers = if workers > 1 {
-            Workers::start(workers)?
-        } else {
-            Workers::caller()?
-        };
+        let workers = Workers::start(workers)?;
         metrics.generation.set(snapshot.generation as i64);
         snapshot.upstreams.start_health_checks(&snapshot.config);
         let (stop_tx, _) = watch::channel(false);

@@ -108,7 +108,7 @@ async fn read_header(tcp: &mut TcpStream) -> Result<Option<SocketAddr>, Refusal>
     let mut taken: Vec<u8> = Vec::new();
     // The header's greatest possible length as known so far.
     let mut bound = V1_MAX;
-    let mut peeked = vec![0u8; PEEK];
+    let mut peeked = [0u8; PEEK];
     loop {
         let want = (bound - taken.len()).clamp(1, PEEK);
         let n = tcp.peek(&mut peeked[..want]).await.map_err(Refusal::Io)?;

@@ -43,19 +43,8 @@ pub(super) struct Workers {
 }
 
 impl Workers {
-    /// The calling runtime as the one worker (the shared model, and `--workers 1`).
-    pub(super) fn caller() -> io::Result<Workers> {
-        let caller = caller_handle()?;
-        Ok(Workers {
-            handles: vec![caller.clone()],
-            caller,
-            stops: Mutex::default(),
-            threads: Mutex::default(),
-        })
-    }
-
     /// `count` per-core workers: the calling runtime, and `count - 1` threads each running a
-    /// current-thread runtime.
+    /// current-thread runtime (one: the calling runtime alone, the shared model's worker).
     pub(super) fn start(count: usize) -> io::Result<Workers> {
         let caller = caller_handle()?;
         let mut handles = vec![caller.clone()];

@@ -58,7 +58,7 @@ impl Gateway {
             Some(n) => {
                 let (snapshot, _) =
                     portcullis::state::load_for_workers(&path, n).map_err(|e| e.to_string())?;
-                portcullis::server::Gateway::bind_per_core(snapshot, n).await
+                portcullis::server::Gateway::bind_per_core(snapshot).await
             }
         }
         .map_err(|e| e.to_string())?;
