@@ -22,6 +22,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod openapi;
 pub mod path;
+pub mod percent;
 pub mod reload;
 pub mod routing;
 pub mod server;

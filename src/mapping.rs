@@ -9,6 +9,7 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Uri};
 
 use crate::config::{ContextVar, ParamMapping, ParamSource, ParamTarget};
+use crate::percent::encoded as encode;
 use crate::routing::RouteMatch;
 use crate::tls::ClientIdentity;
 use crate::tls::identity::validity_text;
@@ -198,18 +199,6 @@ fn hex_val(c: u8) -> Option<u8> {
 const PATH_SEGMENT: &[u8] = b"-._~!$&'()*+,;=:@";
 /// Bytes kept as they are in a query key or value.
 const QUERY: &[u8] = b"-._~!$'()*,;:@/?";
-
-fn encode(s: &str, keep: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len());
-    for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || keep.contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {

@@ -73,16 +73,8 @@ fn push_url_encoded_pem(out: &mut String, certs: &[Arc<[u8]>]) {
             &pem::Pem::new("CERTIFICATE", der.to_vec()),
             pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
         );
-        for c in pem.chars() {
-            match c {
-                '\n' => out.push_str("%0A"),
-                ' ' => out.push_str("%20"),
-                '+' => out.push_str("%2B"),
-                '/' => out.push_str("%2F"),
-                '=' => out.push_str("%3D"),
-                c => out.push(c),
-            }
-        }
+        // PEM is base64 between dashed lines: letters, digits and `-` stay as they are.
+        crate::percent::push_encoded(out, &pem, b"-");
     }
     out.push('"');
 }
