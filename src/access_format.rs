@@ -79,19 +79,24 @@ impl AccessFormat {
     /// The line for one request: each variable's value from `value`, `-` when it has none.
     pub fn render(&self, value: impl Fn(&str, &mut String) -> bool) -> String {
         let mut out = String::with_capacity(256);
+        self.render_into(&mut out, value);
+        out
+    }
+
+    /// The same, appended to `out` (a buffer the caller reuses from request to request).
+    pub fn render_into(&self, out: &mut String, value: impl Fn(&str, &mut String) -> bool) {
         for p in &self.parts {
             match p {
                 Part::Text(t) => out.push_str(t),
                 Part::Var(v) => {
                     let before = out.len();
-                    if !value(v, &mut out) || out.len() == before {
+                    if !value(v, out) || out.len() == before {
                         out.truncate(before);
                         out.push('-');
                     }
                 }
             }
         }
-        out
     }
 }
 

@@ -42,6 +42,8 @@ static FORMAT: std::sync::OnceLock<LogFormat> = std::sync::OnceLock::new();
 thread_local! {
     /// The access line being written, its capacity kept for the thread's next request.
     static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    /// A custom `[access_log] format`'s rendering, before it is quoted into the line.
+    static CUSTOM: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// The subscriber the layers stack on.
@@ -223,8 +225,17 @@ impl AccessLog {
     fn write_line(&self, out: &mut String, json: bool) {
         use crate::access_log::line::{self, Value};
         if let Some(format) = &self.format {
-            let custom = format.render(|v, out| self.variable(v, out));
-            line::write(out, json, &custom, &[]);
+            CUSTOM.with(|cell| match cell.try_borrow_mut() {
+                Ok(mut custom) => {
+                    custom.clear();
+                    format.render_into(&mut custom, |v, out| self.variable(v, out));
+                    line::write(out, json, &custom, &[]);
+                }
+                Err(_) => {
+                    let custom = format.render(|v, out| self.variable(v, out));
+                    line::write(out, json, &custom, &[]);
+                }
+            });
             return;
         }
         let (api, stage) = match &self.api_stage {
