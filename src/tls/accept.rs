@@ -15,6 +15,21 @@ use super::ClientIdentity;
 /// A client connection after the handshake.
 pub type ServerStream = TlsStream<TcpStream>;
 
+/// Most TLS bytes one write to a client socket carries: one 64 KiB GSO/TSO super-segment of
+/// 1448-byte Ethernet segments (45 of them), which is also one loopback segment (MSS 65483).
+/// rustls' default (64 KiB of plaintext, four full records, 65624 bytes on the wire) spills a
+/// ~140-byte tail segment after every such write when a large body streams: the kernel sends,
+/// receives and acknowledges each tail as a segment of its own.
+pub const MAX_TLS_WRITE: usize = 45 * 1448;
+
+/// TLS bytes a record adds to its plaintext, at most: header 5, explicit nonce 8 (TLS 1.2
+/// AES-GCM), tag 16; TLS 1.3 adds 22 (header, content type, tag).
+const RECORD_OVERHEAD: usize = 5 + 8 + 16;
+
+/// rustls' buffer limit: it counts plaintext (space left in its outgoing buffer) and adds each
+/// record's overhead, so a write of four records stays within [`MAX_TLS_WRITE`].
+pub const TLS_BUFFER_LIMIT: usize = MAX_TLS_WRITE - 4 * RECORD_OVERHEAD;
+
 /// Why a handshake did not produce a verified connection.
 #[derive(Debug, thiserror::Error)]
 pub enum AcceptError {
@@ -42,7 +57,8 @@ pub async fn accept<D>(
     let sni = start.client_hello().server_name().map(str::to_owned);
     let (domain, config, mutual) =
         select(sni.as_deref()).ok_or_else(|| AcceptError::UnknownSni(sni.unwrap_or_default()))?;
-    let tls = start.into_stream(config).await.map_err(AcceptError::Tls)?;
+    let mut tls = start.into_stream(config).await.map_err(AcceptError::Tls)?;
+    tls.get_mut().1.set_buffer_limit(Some(TLS_BUFFER_LIMIT));
     let leaf = tls.get_ref().1.peer_certificates().and_then(|c| c.first());
     let identity = match leaf {
         Some(der) => ClientIdentity::from_der(der).ok_or(AcceptError::Unparsable)?,
@@ -56,4 +72,25 @@ pub async fn accept<D>(
 /// Whether the connection negotiated HTTP/2 by ALPN.
 pub fn is_h2(tls: &ServerStream) -> bool {
     tls.get_ref().1.alpn_protocol() == Some(b"h2")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The TLS bytes of one write of `plaintext` bytes in records of 16 KiB, each adding `overhead`.
+    fn on_the_wire(plaintext: usize, overhead: usize) -> usize {
+        plaintext + plaintext.div_ceil(16384) * overhead
+    }
+
+    #[test]
+    fn a_full_write_fits_one_super_segment_with_every_cipher_suite() {
+        // TLS 1.3 (22 bytes a record) and TLS 1.2 AES-GCM (29): four records, none over.
+        assert_eq!(TLS_BUFFER_LIMIT.div_ceil(16384), 4);
+        assert!(on_the_wire(TLS_BUFFER_LIMIT, 22) <= MAX_TLS_WRITE);
+        assert_eq!(on_the_wire(TLS_BUFFER_LIMIT, 29), MAX_TLS_WRITE);
+        // rustls' default spills over a loopback segment (MSS 65483) and a 45-segment TSO burst.
+        assert!(on_the_wire(64 * 1024, 22) > 65483);
+        const { assert!(MAX_TLS_WRITE <= 65483) };
+    }
 }
