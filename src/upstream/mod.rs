@@ -27,6 +27,8 @@ pub use send::{Answer, Destination, SendError, send};
 
 /// How long to wait for a TCP connection to an upstream.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Largest read buffer of an upstream connection (hyper's grows to it while reads fill it).
+pub const UPSTREAM_READ_BUFFER: usize = 256 * 1024;
 /// Idle pooled connections kept per target.
 pub const POOL_MAX_IDLE_PER_TARGET: usize = 512;
 
@@ -222,8 +224,12 @@ fn client(
     http.set_nodelay(true);
     http.set_connect_timeout(Some(CONNECT_TIMEOUT));
     let mut http1 = hyper::client::conn::http1::Builder::new();
-    // A response head over the limit fails to parse: a 502, never relayed.
-    http1.max_buf_size(max_head.max(8192));
+    // A response head over the limit fails to parse: a 502, never relayed. The read buffer
+    // may grow past it, so a large body comes in large reads (16 KiB reads cost a 1 MiB
+    // response 64 recvfrom and 64 writev; 256 KiB ones, 6 and 22).
+    http1
+        .max_buf_size(max_head.max(UPSTREAM_READ_BUFFER))
+        .max_header_size(max_head);
     Client::new(
         connector(http, tls, server_name),
         http1,
