@@ -480,10 +480,10 @@ jget() {
     sed -n "s/.*\"$2\":\\(\"[^\"]*\"\\|[^,}]*\\).*/\\1/p" "$1" | tr -d '"' | sed 's/^null$//'
 }
 
-run_proxy() {
+# One worker pinned to PROXY_CPU: (a), (b), (c), (e).
+run_main() {
     local name=$1 base
-    log "=== $name"
-    # One worker pinned to PROXY_CPU: (a), (b), (c), (e).
+    log "=== $name: one worker pinned"
     start_proxy "$name" main-1w-pinned 1 pinned || return 0
     base=https://127.0.0.1:$PROXY_PORT
     # Functional check: both routes answer 2xx with the right body size.
@@ -504,13 +504,24 @@ run_proxy() {
             --connections "$KA_CONNS" --duration "$DURATION" --warmup "$WARMUP" --url "$base/small-throttled"
     fi
     stop "$PROXY_PID"
-    # (d) on a fresh process so earlier scenarios' freed memory does not hide the cost.
+}
+
+# (d) on a fresh process so earlier scenarios' freed memory does not hide the cost.
+run_idle() {
+    local name=$1 base
+    log "=== $name: idle connections"
     start_proxy "$name" idle-1w-pinned 1 pinned || return 0
+    base=https://127.0.0.1:$PROXY_PORT
     log "$name: (d) $IDLE_CONNS idle mTLS connections held ${DURATION}s"
     load idle --mode idle --connections "$IDLE_CONNS" \
         --duration "$DURATION" --warmup 1 --url "$base/small"
     stop "$PROXY_PID"
-    # (a2) MULTI_WORKERS workers, unpinned (the load generator stays on CLIENT_CPU).
+}
+
+# (a2) MULTI_WORKERS workers, unpinned (the load generator stays on CLIENT_CPU).
+run_multi() {
+    local name=$1
+    log "=== $name: $MULTI_WORKERS workers unpinned"
     start_proxy "$name" "multi-${MULTI_WORKERS}w-unpinned" "$MULTI_WORKERS" unpinned || return 0
     log "$name: (a2) keep-alive, $KA_CONNS connections, /small, $MULTI_WORKERS workers unpinned"
     load ka_small_multi --mode keepalive --connections "$KA_CONNS" \
@@ -518,9 +529,13 @@ run_proxy() {
     stop "$PROXY_PID"
 }
 
+# Phase by phase, each proxy in turn: the two proxies' windows of one scenario are about a
+# minute apart rather than a whole run's half, since this VM's speed drifts over minutes.
 if [[ $INSTRUCTIONS != only ]]; then
-    for p in $PROXIES; do
-        run_proxy "$p"
+    for phase in main idle multi; do
+        for p in $PROXIES; do
+            "run_$phase" "$p"
+        done
     done
 fi
 
