@@ -72,9 +72,9 @@ impl Client {
     ) -> Result<(Response<Incoming>, Connection), ClientError> {
         // An idle connection the upstream closed just now fails before the request leaves;
         // hyper hands the request back and the next idle one (or a new one) gets it.
-        while let Some(mut sender) = self.parking.take(target.as_str()) {
+        while let Some(mut sender) = self.parking.take(scheme, target.as_str()) {
             match sender.try_send_request(req).await {
-                Ok(response) => return Ok((response, self.lend(sender, target))),
+                Ok(response) => return Ok((response, self.lend(sender, scheme, target))),
                 Err(mut e) => match e.take_message() {
                     Some(unsent) => req = unsent,
                     None => return Err(ClientError::Exchange(e.into_error())),
@@ -86,15 +86,14 @@ impl Client {
             .send_request(req)
             .await
             .map_err(ClientError::Exchange)?;
-        Ok((response, self.lend(sender, target)))
+        Ok((response, self.lend(sender, scheme, target)))
     }
 
     /// How many open connections are parked for `target`, and how many of them take a request
     /// now.
     #[cfg(test)]
     fn idle(&self, target: &Authority) -> (usize, usize) {
-        self.parking
-            .lock()
+        self.parking.lock()[slot(Scheme::Http)]
             .get(target.as_str())
             .map_or((0, 0), |list| {
                 let open = list.iter().filter(|p| !p.sender.is_closed());
@@ -105,9 +104,10 @@ impl Client {
             })
     }
 
-    fn lend(&self, sender: Sender, target: &Authority) -> Connection {
+    fn lend(&self, sender: Sender, scheme: Scheme, target: &Authority) -> Connection {
         Connection {
             sender: Some(sender),
+            scheme,
             target: target.clone(),
             parking: self.parking.clone(),
         }
@@ -145,10 +145,21 @@ impl Client {
     }
 }
 
-/// Connections idle between exchanges, by target address.
+/// Idle connections by target address, one map per scheme (`slot`): a connection dialled for
+/// `http://` is never handed to an `https://` exchange with the same address, or the reverse.
+type ByTarget = [HashMap<Box<str>, Vec<Parked>>; 2];
+
+fn slot(scheme: Scheme) -> usize {
+    match scheme {
+        Scheme::Http => 0,
+        Scheme::Https => 1,
+    }
+}
+
+/// Connections idle between exchanges, by scheme and target address.
 #[derive(Debug)]
 struct Parking {
-    by_target: Mutex<HashMap<Box<str>, Vec<Parked>>>,
+    by_target: Mutex<ByTarget>,
     idle_timeout: Duration,
     max_idle: usize,
     /// The task that closes connections idle too long has been started.
@@ -162,15 +173,15 @@ struct Parked {
 }
 
 impl Parking {
-    fn lock(&self) -> MutexGuard<'_, HashMap<Box<str>, Vec<Parked>>> {
+    fn lock(&self) -> MutexGuard<'_, ByTarget> {
         self.by_target.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The most recently parked connection to `target` that can take a request now; closed and
     /// expired ones are dropped on the way, ones still finishing their last response stay.
-    fn take(&self, target: &str) -> Option<Sender> {
-        let mut map = self.lock();
-        let list = map.get_mut(target)?;
+    fn take(&self, scheme: Scheme, target: &str) -> Option<Sender> {
+        let mut maps = self.lock();
+        let list = maps[slot(scheme)].get_mut(target)?;
         let now = Instant::now();
         let mut i = list.len();
         while i > 0 {
@@ -187,7 +198,7 @@ impl Parking {
 
     /// Park `sender` for the next exchange with `target`, unless it closed or the target
     /// already has `max_idle` parked (it is then dropped, which closes it).
-    fn park(&self, target: &Authority, sender: Sender) {
+    fn park(&self, scheme: Scheme, target: &Authority, sender: Sender) {
         if sender.is_closed() {
             return;
         }
@@ -195,7 +206,8 @@ impl Parking {
             sender,
             since: Instant::now(),
         };
-        let mut map = self.lock();
+        let mut maps = self.lock();
+        let map = &mut maps[slot(scheme)];
         let list = match map.get_mut(target.as_str()) {
             Some(list) => list,
             None => map.entry(target.as_str().into()).or_default(),
@@ -208,13 +220,14 @@ impl Parking {
     /// Close the connections idle longer than the timeout (and forget closed ones).
     fn prune(&self) {
         let now = Instant::now();
-        let mut map = self.lock();
-        for list in map.values_mut() {
-            list.retain(|p| {
-                !p.sender.is_closed() && now.duration_since(p.since) < self.idle_timeout
-            });
+        for map in self.lock().iter_mut() {
+            for list in map.values_mut() {
+                list.retain(|p| {
+                    !p.sender.is_closed() && now.duration_since(p.since) < self.idle_timeout
+                });
+            }
+            map.retain(|_, list| !list.is_empty());
         }
-        map.retain(|_, list| !list.is_empty());
     }
 
     /// Start the task that prunes every half timeout, on the runtime of the first connection
@@ -244,6 +257,7 @@ impl Parking {
 #[derive(Debug)]
 pub struct Connection {
     sender: Option<Sender>,
+    scheme: Scheme,
     target: Authority,
     parking: Arc<Parking>,
 }
@@ -251,7 +265,7 @@ pub struct Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         if let Some(sender) = self.sender.take() {
-            self.parking.park(&self.target, sender);
+            self.parking.park(self.scheme, &self.target, sender);
         }
     }
 }
@@ -376,6 +390,32 @@ mod tests {
         );
         get(&client, &target).await.unwrap();
         assert_eq!(seen.accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_https_exchange_never_takes_a_connection_parked_for_http() {
+        let (target, seen) = upstream(false).await;
+        let client = client(Duration::from_secs(30));
+        get(&client, &target).await.unwrap();
+        assert!(until(|| client.idle(&target) == (1, 1)).await);
+        // The upstream speaks plain HTTP: an https exchange must dial a connection of its own
+        // (whose handshake the upstream never answers), not go out in clear over the parked one.
+        let req = Request::get("/x")
+            .header(http::header::HOST, target.as_str())
+            .body(RequestBody::empty())
+            .unwrap();
+        let sent = client.send(Scheme::Https, &target, req);
+        let got = tokio::time::timeout(Duration::from_millis(500), sent).await;
+        assert!(
+            !matches!(got, Ok(Ok(_))),
+            "answered over the http connection"
+        );
+        assert_eq!(seen.accepted.load(Ordering::SeqCst), 2);
+        assert_eq!(
+            client.idle(&target),
+            (1, 1),
+            "the http connection stays parked"
+        );
     }
 
     #[tokio::test]
