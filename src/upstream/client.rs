@@ -262,6 +262,13 @@ pub struct Connection {
     parking: Arc<Parking>,
 }
 
+impl Connection {
+    /// Close the connection instead of parking it (its last response is not to be trusted).
+    pub fn discard(mut self) {
+        self.sender = None;
+    }
+}
+
 impl Drop for Connection {
     fn drop(&mut self) {
         if let Some(sender) = self.sender.take() {
