@@ -278,7 +278,7 @@ impl Drop for Connection {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -288,14 +288,27 @@ mod tests {
 
     /// What a loopback upstream saw: connections accepted, and connections it saw end.
     #[derive(Default)]
-    struct Seen {
-        accepted: AtomicUsize,
+    pub(in crate::upstream) struct Seen {
+        pub(in crate::upstream) accepted: AtomicUsize,
         ended: AtomicUsize,
     }
 
     /// An HTTP/1 upstream on 127.0.0.1 answering every request `200 ok`; with `close_after`,
     /// it closes each connection silently after its first response (keep-alive promised).
     async fn upstream(close_after: bool) -> (Authority, Arc<Seen>) {
+        upstream_answering(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+            close_after,
+        )
+        .await
+    }
+
+    /// An upstream on 127.0.0.1 answering every request with the bytes `response`; with
+    /// `close_after`, it closes each connection silently after its first response.
+    pub(in crate::upstream) async fn upstream_answering(
+        response: &'static [u8],
+        close_after: bool,
+    ) -> (Authority, Arc<Seen>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Seen::default());
@@ -316,8 +329,7 @@ mod tests {
                         buf.extend_from_slice(&chunk[..n]);
                         while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                             buf.drain(..end + 4);
-                            let ok = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                            if sock.write_all(ok).await.is_err() || close_after {
+                            if sock.write_all(response).await.is_err() || close_after {
                                 s.ended.fetch_add(1, Ordering::SeqCst);
                                 return;
                             }
@@ -330,19 +342,24 @@ mod tests {
         (addr.to_string().parse().unwrap(), seen)
     }
 
-    fn client(idle_timeout: Duration) -> Client {
+    /// A client as the gateway builds one, without TLS settings of its own.
+    pub(in crate::upstream) fn client(idle_timeout: Duration) -> Client {
         let tls = crate::tls::client::direct_config(&Default::default());
         super::super::client(tls, None, idle_timeout, 8192)
+    }
+
+    /// `GET /x` for `target`.
+    fn get_x(target: &Authority) -> Request<RequestBody> {
+        Request::get("/x")
+            .header(http::header::HOST, target.as_str())
+            .body(RequestBody::empty())
+            .unwrap()
     }
 
     /// One exchange, its body read to the end before the connection is handed back.
     async fn get(client: &Client, target: &Authority) -> Result<(), ClientError> {
         use http_body_util::BodyExt as _;
-        let req = Request::get("/x")
-            .header(http::header::HOST, target.as_str())
-            .body(RequestBody::empty())
-            .unwrap();
-        let (resp, connection) = client.send(Scheme::Http, target, req).await?;
+        let (resp, connection) = client.send(Scheme::Http, target, get_x(target)).await?;
         assert_eq!(resp.status(), 200);
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], b"ok");
@@ -407,11 +424,7 @@ mod tests {
         assert!(until(|| client.idle(&target) == (1, 1)).await);
         // The upstream speaks plain HTTP: an https exchange must dial a connection of its own
         // (whose handshake the upstream never answers), not go out in clear over the parked one.
-        let req = Request::get("/x")
-            .header(http::header::HOST, target.as_str())
-            .body(RequestBody::empty())
-            .unwrap();
-        let sent = client.send(Scheme::Https, &target, req);
+        let sent = client.send(Scheme::Https, &target, get_x(&target));
         let got = tokio::time::timeout(Duration::from_millis(500), sent).await;
         assert!(
             !matches!(got, Ok(Ok(_))),

@@ -269,50 +269,19 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::Ordering;
 
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
+    use super::super::client::tests::{client, upstream_answering};
     use super::*;
 
-    /// A keep-alive upstream on 127.0.0.1 answering every request with Content-Length *and*
-    /// Transfer-Encoding, and the count of connections it accepted.
-    async fn ambiguous_upstream() -> (Authority, Arc<AtomicUsize>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let count = accepted.clone();
-        tokio::spawn(async move {
-            while let Ok((mut sock, _)) = listener.accept().await {
-                count.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 1024];
-                    while let Ok(n) = sock.read(&mut chunk).await {
-                        if n == 0 {
-                            return;
-                        }
-                        buf.extend_from_slice(&chunk[..n]);
-                        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                            buf.drain(..end + 4);
-                            let r = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\
-                                Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
-                            if sock.write_all(r).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        (addr.to_string().parse().unwrap(), accepted)
-    }
+    /// Content-Length *and* Transfer-Encoding: framing the gateway refuses to relay.
+    const AMBIGUOUS: &[u8] =
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
 
     #[tokio::test]
     async fn a_connection_that_brought_an_ambiguous_response_is_never_reused() {
-        let (target, accepted) = ambiguous_upstream().await;
-        let tls = crate::tls::client::direct_config(&Default::default());
-        let client = super::super::client(tls, None, Duration::from_secs(30), 8192);
+        let (target, seen) = upstream_answering(AMBIGUOUS, false).await;
+        let client = client(Duration::from_secs(30));
         for round in 1..=2 {
             let (parts, _) = Request::get("/x").body(()).unwrap().into_parts();
             let got = send(
@@ -334,10 +303,7 @@ mod tests {
             // Give a parked connection time to turn ready, were it parked.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        assert_eq!(
-            accepted.load(Ordering::SeqCst),
-            2,
-            "the refused connection was reused"
-        );
+        let accepted = seen.accepted.load(Ordering::SeqCst);
+        assert_eq!(accepted, 2, "the refused connection was reused");
     }
 }
