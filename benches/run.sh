@@ -13,7 +13,8 @@
 # dir (keys, configs, full logs), PORTCULLIS_RUNTIME (empty: Portcullis' default; per-core or
 # shared: `serve --runtime`, which matters above 1 worker, i.e. in (a2)), INSTRUCTIONS (1: also count
 # user-space instructions per request under callgrind when valgrind is installed; 0: skip; only: skip
-# the timed scenarios), INSTR_DURATION (6 s per counted load), INSTR_CONNS (1 keep-alive connection).
+# the timed scenarios), INSTR_DURATION (6 s per counted load), INSTR_CONNS (1 keep-alive connection),
+# PHASES ("main idle multi": which timed phases run; e.g. PHASES=multi INSTRUCTIONS=0 for (a2) alone).
 # Both proxies write an access-log line per request to a file: NGINX buffered (buffer=64k flush=1s),
 # Portcullis with its default access log. After every load the script counts the new lines.
 # Installs nothing. Needs: nginx (apt-get install -y nginx-light, or nginx), taskset (util-linux);
@@ -37,6 +38,7 @@ PORTCULLIS_RUNTIME=${PORTCULLIS_RUNTIME:-}
 INSTRUCTIONS=${INSTRUCTIONS:-1}
 INSTR_DURATION=${INSTR_DURATION:-6}
 INSTR_CONNS=${INSTR_CONNS:-1}
+PHASES=${PHASES:-main idle multi}
 
 # How Portcullis' access log reaches its file. "path" (default): the generated config sets
 # `[access_log] path`, buffered as NGINX's `buffer=64k flush=1s`, and every line of that file
@@ -532,7 +534,9 @@ run_multi() {
 # Phase by phase, each proxy in turn: the two proxies' windows of one scenario are about a
 # minute apart rather than a whole run's half, since this VM's speed drifts over minutes.
 if [[ $INSTRUCTIONS != only ]]; then
-    for phase in main idle multi; do
+    for phase in $PHASES; do
+        [[ $phase == main || $phase == idle || $phase == multi ]] ||
+            die "PHASES: unknown phase '$phase' (main, idle or multi)"
         for p in $PROXIES; do
             "run_$phase" "$p"
         done

@@ -81,7 +81,9 @@ impl Client {
                 },
             }
         }
-        let mut sender = self.connect(scheme, target).await?;
+        // Boxed: dialling is rare next to reuse, and its future would otherwise enlarge every
+        // exchange's future (and each copy of it) by a kilobyte.
+        let mut sender = Box::pin(self.connect(scheme, target)).await?;
         let response = sender
             .send_request(req)
             .await
