@@ -23,7 +23,7 @@ use crate::body::{Delivery, ResponseBody};
 use crate::framing::{FramingGuard, Traffic};
 use crate::metrics::Metrics;
 use crate::service::{self, ConnContext};
-use crate::state::{SharedSnapshot, Snapshot};
+use crate::state::{DomainState, SharedSnapshot, Snapshot};
 use crate::telemetry::{InFlight, InFlightGuard};
 use crate::tls::ClientIdentity;
 use crate::tls::accept::ServerStream;
@@ -42,7 +42,6 @@ pub(super) struct Connection {
 
 /// What a connection's client was last judged by, to judge it again after a reload.
 struct Judged {
-    domain: Arc<str>,
     chain: Chain,
     identity: Arc<ClientIdentity>,
     /// The trust digest of the verifier that last accepted the chain.
@@ -50,17 +49,10 @@ struct Judged {
 }
 
 impl Judged {
-    /// Why the client no longer passes its domain's trust in `snapshot`: its chain against a
-    /// changed truststore, CRLs or chain-depth limit, its identity calling from `client`
-    /// against the rule sets of the routes it can reach. `None` while it passes (or its domain is gone: then the
-    /// connection keeps the snapshot it was accepted under, as its requests do).
-    fn withdrawn(
-        &mut self,
-        snapshot: &Snapshot,
-        listener: SocketAddr,
-        client: SocketAddr,
-    ) -> Option<String> {
-        let domain = snapshot.domain(listener, &self.domain)?;
+    /// Why the client no longer passes the trust of `domain` (as reloaded): its chain against
+    /// a changed truststore, CRLs or chain-depth limit, its identity calling from `client`
+    /// against the rule sets of the routes it can reach. `None` while it passes.
+    fn withdrawn(&mut self, domain: &DomainState, client: SocketAddr) -> Option<String> {
         let verifier = domain.verifier.as_ref()?;
         let trust = verifier.trust_digest();
         if trust != self.trust {
@@ -177,6 +169,8 @@ type Served = Http<Box<ServerStream>, Handler>;
 /// What a connection's loop keeps besides hyper's side: small, since an idle connection holds
 /// little else.
 struct Life {
+    /// The domain the client reached by SNI: once a reload removes it, the connection closes.
+    domain: Arc<str>,
     /// The client's last judgement, for verified clients (judged again on reloads).
     judged: Option<Judged>,
     clocks: Clocks,
@@ -214,7 +208,6 @@ impl Connection {
         // Verified clients only: they are judged again on reloads and closed at expiry.
         let judged = match (accepted.chain, &accepted.domain.verifier) {
             (Some(chain), Some(v)) => Some(Judged {
-                domain: accepted.domain.name.clone(),
                 chain,
                 identity: identity.clone(),
                 trust: v.trust_digest(),
@@ -231,6 +224,7 @@ impl Connection {
             limits.header_read_timeout,
             traffic.clone(),
         );
+        let ctx_domain = accepted.domain.name.clone();
         let ctx = Arc::new(ConnContext {
             state: self.state.clone(),
             listener: self.listener,
@@ -262,6 +256,7 @@ impl Connection {
             _ => false,
         };
         let life = Life {
+            domain: ctx_domain,
             judged,
             clocks: Clocks {
                 idle: limits.idle_timeout,
@@ -306,7 +301,7 @@ impl Connection {
             // is closed, and past `shutdown_grace` one with requests too.
             let deadline = tokio::time::sleep_until(life.next(Instant::now()));
             tokio::pin!(deadline);
-            let mut watching = life.judged.is_some();
+            let mut watching = true;
             let mut closing = false;
             let mut hard_close = Instant::now();
             loop {
@@ -322,7 +317,7 @@ impl Connection {
                             deadline.as_mut().reset(now + Duration::from_millis(250));
                         } else if life.end_at.is_some_and(|end| now >= end) {
                             if let (true, Some(j)) = (life.expires_first, &life.judged) {
-                                self.trust_closed(j, "certificate_expired", "the client certificate expired");
+                                self.trust_closed(&life.domain, j, "certificate_expired", "the client certificate expired");
                             } else {
                                 tracing::debug!(client = %self.peer, "max_connection_age reached; closing connection");
                             }
@@ -347,11 +342,20 @@ impl Connection {
                         // The sender lives as long as the gateway; without it, stop watching.
                         watching = changed.is_ok();
                         let snapshot = self.state.load_full();
-                        if let Some(j) = life.judged.as_mut() {
-                            if let Some(reason) = j.withdrawn(&snapshot, self.listener, self.peer) {
-                                self.trust_closed(j, "trust_withdrawn", &reason);
+                        match (snapshot.domain(self.listener, &life.domain), life.judged.as_mut()) {
+                            // Nothing serves the domain any more: the requests in flight finish
+                            // on the snapshot they started with, and the connection closes.
+                            (None, _) => {
+                                tracing::info!(client = %self.peer, domain = &*life.domain, "domain removed by reload; closing its connection after the current request");
                                 closing = true;
                             }
+                            (Some(domain), Some(j)) => {
+                                if let Some(reason) = j.withdrawn(domain, self.peer) {
+                                    self.trust_closed(&life.domain, j, "trust_withdrawn", &reason);
+                                    closing = true;
+                                }
+                            }
+                            (Some(_), None) => {}
                         }
                     }
                     res = std::future::poll_fn(|cx| http.poll(cx)) => {
@@ -375,18 +379,18 @@ impl Connection {
 
 impl Connection {
     /// Log and count a connection closed because its client's trust ended.
-    fn trust_closed(&self, judged: &Judged, why: &'static str, reason: &str) {
+    fn trust_closed(&self, domain: &Arc<str>, judged: &Judged, why: &'static str, reason: &str) {
         tracing::warn!(
             client = %self.peer,
             subject = judged.identity.subject.as_str(),
-            domain = &*judged.domain,
+            domain = &**domain,
             reason,
             "client no longer trusted; closing its connection after the current request"
         );
         self.metrics
             .trust_closures
             .get_or_create(&crate::metrics::TrustClosureLabels {
-                domain: judged.domain.clone(),
+                domain: domain.clone(),
                 reason: why,
             })
             .inc();

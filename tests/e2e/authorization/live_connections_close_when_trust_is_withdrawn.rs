@@ -30,19 +30,7 @@ async fn only_the_withdrawn_connection_closes<R: std::future::Future<Output = ()
     let mut kept = KeepAlive::open(addr, pki, Some(kept)).await;
     assert_eq!(doomed.get("/inventory").await.unwrap().status, 200);
     assert_eq!(kept.get("/inventory").await.unwrap().status, 200);
-    let reload_while_held = async {
-        assert!(eventually(|| up.seen().iter().any(|s| s.path_and_query == "/hold/1")).await);
-        reload().await;
-        up.release();
-    };
-    let (got, ()) = tokio::join!(doomed.get("/hold/1"), reload_while_held);
-    let got = got.expect("the request in flight across the reload is answered");
-    assert_eq!(got.status, 200, "{got:?}");
-    assert_eq!(
-        got.headers.get("connection").map(|v| v.to_str().unwrap()),
-        Some("close"),
-        "{got:?}"
-    );
+    doomed.closing_after_held_request(up, reload()).await;
     assert!(
         closed_within(&mut doomed, STEP).await,
         "the withdrawn client's connection stayed open"

@@ -224,6 +224,30 @@ impl KeepAlive {
         self.send(get_req(path)).await
     }
 
+    /// `GET /hold/1` on this connection, held by `up` while `during` runs (a reload, say), then
+    /// released: the response must be a 200 that says `Connection: close`.
+    pub async fn closing_after_held_request(
+        &mut self,
+        up: &Upstream,
+        during: impl std::future::Future<Output = ()>,
+    ) {
+        let while_held = async {
+            let held =
+                super::eventually(|| up.seen().iter().any(|s| s.path_and_query == "/hold/1"));
+            assert!(held.await, "the held request never reached the upstream");
+            during.await;
+            up.release();
+        };
+        let (got, ()) = tokio::join!(self.get("/hold/1"), while_held);
+        let got = got.expect("the request held across the change is answered");
+        assert_eq!(got.status, 200, "{got:?}");
+        assert_eq!(
+            got.headers.get("connection").map(|v| v.to_str().unwrap()),
+            Some("close"),
+            "{got:?}"
+        );
+    }
+
     /// `GET path` on this connection with `x-request-id: id`, answered 200 (panics otherwise).
     pub async fn get_ok_with_id(&mut self, path: &str, id: &str) -> Got {
         let mut req = get_req(path);
