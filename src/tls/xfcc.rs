@@ -59,6 +59,11 @@ pub fn value(
                 key(&mut out, name);
                 push_value(&mut out, v, false);
             }
+            // As Envoy: a chosen `URI` key is written even when the certificate has no URI SAN
+            // (a parser may count on it); `DNS` only for each DNS SAN.
+            if values.is_empty() && element == XfccElements::URI {
+                key(&mut out, name);
+            }
         }
     }
     out
@@ -141,6 +146,15 @@ mod tests {
              Cert=\"-----BEGIN%20CERTIFICATE-----%0A%2B%2B%2B%2B%0A-----END%20CERTIFICATE-----%0A\";\
              Chain=\"-----BEGIN%20CERTIFICATE-----%0A%2B%2B%2B%2B%0A-----END%20CERTIFICATE-----%0A\";\
              Subject=\"CN=x\";URI=spiffe://c"
+        );
+    }
+
+    #[test]
+    fn xfcc_keeps_an_empty_uri_key_but_no_empty_dns_as_envoy_does() {
+        let id = identity(&[], &[]);
+        assert_eq!(
+            value(XfccElements::DEFAULT, &id, None, &[]),
+            r#"Hash=ab;Subject="CN=x";URI="#
         );
     }
 }

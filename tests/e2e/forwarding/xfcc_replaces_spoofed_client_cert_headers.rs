@@ -101,7 +101,7 @@ async fn spoofed_identity_headers_are_replaced_over_h2() {
 }
 
 #[tokio::test]
-async fn xfcc_without_sans_has_hash_and_subject_only() {
+async fn xfcc_without_sans_has_hash_subject_and_an_empty_uri_as_envoy_writes_it() {
     let pki = Pki::new("localhost");
     let up = Upstream::start().await;
     let gw = Gateway::start(&simple_config(&pki, up.addr, INVENTORY_ROUTE)).await;
@@ -111,7 +111,7 @@ async fn xfcc_without_sans_has_hash_and_subject_only() {
     assert_eq!(
         seen[0].headers["x-forwarded-client-cert"],
         format!(
-            "Hash={};Subject=\"CN=localhost-client\"",
+            "Hash={};Subject=\"CN=localhost-client\";URI=",
             hex(digest.as_ref())
         )
         .as_str()
