@@ -36,19 +36,27 @@ pub fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_portcullis"))
 }
 
-/// A port on 127.0.0.1 that was free a moment ago (bound, then released), for a listener the
-/// test starts later. For a target that must refuse connections, use [`dead_port`].
+/// A port on 127.0.0.1 for a listener the test starts later (the gateway, its admin endpoint,
+/// redis-server): held for the rest of the test run by a socket bound with `SO_REUSEADDR`
+/// that never listens. Listeners (which bind with `SO_REUSEADDR`) can take it; no other test's
+/// port-0 bind or outgoing connection can, which a port merely freed again would allow. For a
+/// target that must refuse connections, use [`dead_port`].
 pub fn free_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+    hold_port(true)
 }
 
 /// A port on 127.0.0.1 that refuses every connection for the rest of the test run: a socket
 /// is bound there (without `SO_REUSEADDR`) and never listens, so no other test's listener can
 /// take the port and turn the refused target into a live one.
 pub fn dead_port() -> SocketAddr {
+    hold_port(false)
+}
+
+/// A loopback port held by a bound, never listening socket until the test binary exits.
+fn hold_port(reuse_address: bool) -> SocketAddr {
     static HELD: std::sync::Mutex<Vec<socket2::Socket>> = std::sync::Mutex::new(Vec::new());
     let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_reuse_address(reuse_address).unwrap();
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
     socket.bind(&any.into()).unwrap();
     let addr = socket.local_addr().unwrap().as_socket().unwrap();
