@@ -676,6 +676,21 @@ mod tests {
     }
 
     #[test]
+    fn a_rule_set_nothing_names_is_a_warning_naming_it() {
+        let sets = "[authorization.used]\nallow = [ { subject_cn = [\"a\"] } ]\n\n\
+                    [authorization.spare]\nallow = [ { subject_cn = [\"b\"] } ]\n";
+        let (_dir, text) = text_with(sets);
+        let text = text.replace("truststore = ", "authorization = \"used\"\ntruststore = ");
+        let c = parse(Path::new("gw.toml"), &text).unwrap();
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        assert!(
+            c.warnings[0].starts_with("gw.toml: [authorization.spare] is named by no"),
+            "{:?}",
+            c.warnings
+        );
+    }
+
+    #[test]
     fn a_valid_file_gets_its_defaults() {
         let c = parse_with("").unwrap();
         assert_eq!(c.limits, Limits::default());

@@ -53,6 +53,16 @@ pub(super) fn validate(path: &Path, raw: RawConfig) -> Result<Config, ConfigErro
         }
     }
     super::proxy_protocol::check_shared_listeners(&domains, &mut sink);
+    // Every domain, stage and route that names a rule set holds it: one held by the map alone
+    // protects nothing (a misspelt `authorization = ...` is an error; a set left behind is this).
+    for (name, set) in &authorization {
+        if Arc::strong_count(set) == 1 {
+            warnings.push(format!(
+                "{}: [authorization.{name}] is named by no domain, stage or route: its rules apply to nothing",
+                path.display()
+            ));
+        }
+    }
     let admin = raw.admin.as_ref().and_then(|a| {
         let listen = a
             .listen
