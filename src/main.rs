@@ -422,11 +422,13 @@ fn main() -> ExitCode {
             runtime: model,
             log_format,
         } => {
-            telemetry::init(log_format);
             // Per-core: this thread's current-thread runtime is worker 0. The runtimes are gone
             // (every request task dropped, its line emitted; `run` joins the other workers)
-            // before the access log's last write.
+            // before the access log's last write. The count comes first: the access log, the
+            // metrics and the buckets keep a part per worker.
             let per_core = per_core_workers(workers, model);
+            portcullis::worker::set_count(per_core.unwrap_or(1));
+            telemetry::init(log_format);
             let served = runtime(per_core.map(|_| 1).or(workers))
                 .and_then(|rt| rt.block_on(serve(config, per_core)));
             portcullis::access_log::finish();

@@ -344,8 +344,7 @@ fn relay(answer: Answer, routed: &Routed, ex: &mut Exchange<'_>) -> Response<Res
     if let Some(lease) = &answer.lease {
         let t = lease.target();
         let latency = ex.log.upstream_latency.unwrap_or_default();
-        t.latency_histogram(&ex.ctx.metrics, &lease.pool().name)
-            .observe(latency.as_secs_f64());
+        t.observe_latency(&ex.ctx.metrics, &lease.pool().name, latency.as_secs_f64());
     }
     ex.log.lease = answer.lease;
     ex.log.connection = Some(answer.connection);

@@ -180,10 +180,10 @@ pub struct MetricHandles {
     domain: Arc<str>,
     route: Option<Arc<str>>,
     status: u16,
-    requests: prometheus_client::metrics::counter::Counter,
-    duration: prometheus_client::metrics::histogram::Histogram,
-    bytes_in: prometheus_client::metrics::counter::Counter,
-    bytes_out: prometheus_client::metrics::counter::Counter,
+    requests: crate::metrics::WorkerCounter,
+    duration: crate::metrics::WorkerHistogram,
+    bytes_in: crate::metrics::WorkerCounter,
+    bytes_out: crate::metrics::WorkerCounter,
 }
 
 impl crate::body::Outcome for AccessLog {

@@ -1,14 +1,22 @@
 //! The process's own token buckets and quota counters, and the calendar periods quotas count in.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
 use crate::config::{Period, Throttle};
+use crate::worker::PerWorker;
 
 /// Longest `Retry-After` the gateway sends, in seconds (a bucket with rate 0 never refills).
 pub const MAX_RETRY_AFTER_SECS: u32 = 3600;
 
 /// A token bucket in this process.
+///
+/// With several per-core workers, a worker takes up to [`MAX_BATCH`] tokens at a time from
+/// the shared bucket and spends them without its lock, so the lock (and the cache line it
+/// sits on) is not passed between cores on every request. Only a bucket whose burst is at
+/// least 64 batches per worker does so: the tokens waiting in workers' hands are then under
+/// 1/64 of the burst. With one worker, or a small burst, every token comes from the bucket.
 #[derive(Debug)]
 pub struct LocalBucket {
     /// Its settings.
@@ -16,16 +24,56 @@ pub struct LocalBucket {
     /// Its name in the shared store (`gateway`, `stage:API/STAGE`, ...), settings included.
     pub store_key: String,
     state: Mutex<(f64, Instant)>,
+    /// Tokens each worker took from `state` ahead of its requests.
+    credit: PerWorker<AtomicU32>,
+    /// Tokens taken from `state` at a time (1: no credit).
+    batch: u32,
 }
 
+/// Most tokens a worker takes from a bucket at a time.
+pub(super) const MAX_BATCH: u32 = 32;
+
 impl LocalBucket {
-    /// A full bucket.
+    /// A full bucket, for as many workers as the process runs.
     pub fn new(limit: Throttle, store_key: String) -> LocalBucket {
+        Self::with_workers(limit, store_key, crate::worker::count())
+    }
+
+    /// A full bucket shared by `workers` per-core workers.
+    pub fn with_workers(limit: Throttle, store_key: String, workers: usize) -> LocalBucket {
+        let batch = if workers > 1 {
+            (limit.burst / (64 * workers as u64)).clamp(1, u64::from(MAX_BATCH)) as u32
+        } else {
+            1
+        };
         LocalBucket {
             limit,
             store_key,
             state: Mutex::new((limit.burst as f64, Instant::now())),
+            credit: PerWorker::with_workers(if batch > 1 { workers } else { 1 }),
+            batch,
         }
+    }
+
+    /// Spend a token the current worker took earlier; false when it holds none.
+    pub(super) fn spend_credit(&self) -> bool {
+        self.batch > 1
+            && self
+                .credit
+                .current()
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_sub(1))
+                .is_ok()
+    }
+
+    /// Tokens the current worker holds (tests).
+    #[cfg(test)]
+    pub(super) fn credit_held(&self) -> u32 {
+        self.credit.current().load(Ordering::Relaxed)
+    }
+
+    /// Give back a token [`LocalBucket::spend_credit`] spent on a request another bucket refused.
+    pub(super) fn return_credit(&self) {
+        self.credit.current().fetch_add(1, Ordering::Relaxed);
     }
 
     /// Lock the bucket, refilled up to `now`.
@@ -36,7 +84,7 @@ impl LocalBucket {
         g.1 = now.max(g.1);
         BucketGuard {
             guard: g,
-            rate: self.limit.rate,
+            bucket: self,
         }
     }
 }
@@ -44,7 +92,7 @@ impl LocalBucket {
 /// A locked, refilled bucket: check, then take.
 pub(super) struct BucketGuard<'a> {
     guard: std::sync::MutexGuard<'a, (f64, Instant)>,
-    rate: f64,
+    bucket: &'a LocalBucket,
 }
 
 impl BucketGuard<'_> {
@@ -54,12 +102,21 @@ impl BucketGuard<'_> {
         if tokens >= 1.0 {
             return None;
         }
-        Some(retry_after(1.0 - tokens, self.rate))
+        Some(retry_after(1.0 - tokens, self.bucket.limit.rate))
     }
 
-    /// Take one token (after [`BucketGuard::wait`] said there is one).
+    /// Take one token (after [`BucketGuard::wait`] said there is one), and as many more as the
+    /// bucket's batch allows and it holds, as the current worker's credit.
     pub(super) fn take(&mut self) {
         self.guard.0 -= 1.0;
+        let extra = (self.bucket.batch - 1).min(self.guard.0.max(0.0) as u32);
+        if extra > 0 {
+            self.guard.0 -= f64::from(extra);
+            self.bucket
+                .credit
+                .current()
+                .fetch_add(extra, Ordering::Relaxed);
+        }
     }
 }
 
@@ -164,6 +221,67 @@ mod tests {
         let mut g = b.lock(t0 + Duration::from_millis(500));
         assert_eq!(g.wait(), None);
         g.take();
+    }
+
+    /// One request's way through a bucket: credit first, else the bucket under its lock.
+    fn admit(b: &LocalBucket) -> bool {
+        if b.spend_credit() {
+            return true;
+        }
+        let mut g = b.lock(Instant::now());
+        if g.wait().is_some() {
+            return false;
+        }
+        g.take();
+        true
+    }
+
+    #[test]
+    fn workers_share_a_large_bucket_in_batches_and_spend_exactly_its_tokens() {
+        let limit = Throttle {
+            rate: 0.0,
+            burst: 12_800,
+        };
+        let b = LocalBucket::with_workers(limit, String::new(), 2);
+        assert_eq!(b.batch, MAX_BATCH, "12,800 / (64 x 2) = 100, capped");
+        let admitted: Vec<u64> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..2)
+                .map(|i| {
+                    let b = &b;
+                    s.spawn(move || {
+                        crate::worker::set_index(i);
+                        let mut n = 0u64;
+                        while n <= 12_800 && admit(b) {
+                            n += 1;
+                        }
+                        n
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        // Each worker stops only when it holds no credit and the bucket is empty.
+        assert_eq!(admitted.iter().sum::<u64>(), 12_800, "{admitted:?}");
+        assert!(!admit(&b));
+    }
+
+    #[test]
+    fn a_small_bucket_or_a_single_worker_takes_every_token_from_the_bucket() {
+        let small = Throttle {
+            rate: 0.0,
+            burst: 100,
+        };
+        let large = Throttle {
+            rate: 0.0,
+            burst: 1_000_000,
+        };
+        for (limit, workers) in [(small, 2), (large, 1)] {
+            let b = LocalBucket::with_workers(limit, String::new(), workers);
+            assert_eq!(b.batch, 1);
+            assert!(admit(&b));
+            assert_eq!(b.credit_held(), 0);
+            assert_eq!(b.lock(Instant::now()).guard.0, limit.burst as f64 - 1.0);
+        }
     }
 
     #[test]

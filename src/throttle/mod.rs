@@ -418,20 +418,33 @@ async fn decide(
 }
 
 /// Check every bucket and the quota under their locks (always taken in the same order, the
-/// gateway's first), then take from all, or from none.
+/// gateway's first), then take from all, or from none. A token the worker already holds
+/// (see [`LocalBucket`]) needs no lock, and goes back if another bucket refuses.
 fn decide_locally(buckets: &[&LocalBucket], quota: Option<&Quota>) -> Verdict {
-    let now = Instant::now();
+    let mut now = None;
     let mut guards: [Option<bucket::BucketGuard<'_>>; 4] = [None, None, None, None];
-    for (index, (slot, b)) in guards.iter_mut().zip(buckets).enumerate() {
-        let g = b.lock(now);
+    let mut spent = [false; 4];
+    let give_back = |spent: &[bool; 4]| {
+        for (b, _) in buckets.iter().zip(spent).filter(|(_, s)| **s) {
+            b.return_credit();
+        }
+    };
+    for (index, b) in buckets.iter().enumerate().take(4) {
+        if b.spend_credit() {
+            spent[index] = true;
+            continue;
+        }
+        let g = b.lock(*now.get_or_insert_with(Instant::now));
         if let Some(wait) = g.wait() {
+            give_back(&spent);
             return Verdict::Throttled { index, wait };
         }
-        *slot = Some(g);
+        guards[index] = Some(g);
     }
     if let Some(q) = quota {
         let mut g = q.local.lock(q.start);
         if !g.allows(q.check.limit) {
+            give_back(&spent);
             return Verdict::QuotaExceeded;
         }
         g.count();
@@ -440,4 +453,48 @@ fn decide_locally(buckets: &[&LocalBucket], quota: Option<&Quota>) -> Verdict {
         g.take();
     }
     Verdict::Admitted
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_a_worker_held_goes_back_when_another_bucket_refuses() {
+        let gateway = LocalBucket::with_workers(
+            Throttle {
+                rate: 0.0,
+                burst: 12_800,
+            },
+            "gateway".into(),
+            2,
+        );
+        let route = LocalBucket::with_workers(
+            Throttle {
+                rate: 0.0,
+                burst: 1,
+            },
+            "route".into(),
+            2,
+        );
+        let both = [&gateway, &route];
+        assert!(matches!(decide_locally(&both, None), Verdict::Admitted));
+        // The first request took a batch from the gateway's bucket: one spent, the rest held.
+        assert_eq!(gateway.credit_held(), bucket::MAX_BATCH - 1);
+        assert!(matches!(
+            decide_locally(&both, None),
+            Verdict::Throttled { index: 1, .. }
+        ));
+        assert_eq!(
+            gateway.credit_held(),
+            bucket::MAX_BATCH - 1,
+            "token not returned"
+        );
+        // The gateway alone still admits from what the worker holds.
+        assert!(matches!(
+            decide_locally(&[&gateway], None),
+            Verdict::Admitted
+        ));
+        assert_eq!(gateway.credit_held(), bucket::MAX_BATCH - 2);
+    }
 }

@@ -8,12 +8,11 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use http::uri::Authority;
-use prometheus_client::metrics::histogram::Histogram;
 use rustls::ClientConfig;
 
 use super::WorkerClients;
 use crate::config::LoadBalancing;
-use crate::metrics::{Metrics, TargetLabels};
+use crate::metrics::{Metrics, TargetLabels, WorkerHistogram};
 
 /// How long a target that refused a connection is skipped.
 pub const PASSIVE_EJECTION: Duration = Duration::from_secs(10);
@@ -96,16 +95,19 @@ pub struct Target {
     pub(super) state: Arc<TargetState>,
     /// Its `upstream_duration_seconds` histogram and the registry it is in, found once rather
     /// than by hashing its labels on every response.
-    pub(super) latency: OnceLock<(Weak<Metrics>, Histogram)>,
+    pub(super) latency: OnceLock<(Weak<Metrics>, WorkerHistogram)>,
 }
 
 impl Target {
-    /// This target's `upstream_duration_seconds` histogram in `metrics` (pool `pool`).
-    pub fn latency_histogram(&self, metrics: &Arc<Metrics>, pool: &Arc<str>) -> Histogram {
+    /// Count `latency` in this target's `upstream_duration_seconds` histogram in `metrics`
+    /// (pool `pool`). Borrowed, not cloned: a clone would pass the histogram's reference
+    /// count between the workers' cores on every response.
+    pub fn observe_latency(&self, metrics: &Arc<Metrics>, pool: &Arc<str>, latency: f64) {
         // The `Weak` keeps the registry's address from being reused while it is cached here.
         if let Some((registry, histogram)) = self.latency.get() {
             if std::ptr::eq(registry.as_ptr(), Arc::as_ptr(metrics)) {
-                return histogram.clone();
+                histogram.observe(latency);
+                return;
             }
         }
         let histogram = metrics
@@ -115,10 +117,8 @@ impl Target {
                 target: self.authority.as_str().into(),
                 zone: self.zone.clone(),
             });
-        let _ = self
-            .latency
-            .set((Arc::downgrade(metrics), histogram.clone()));
-        histogram
+        histogram.observe(latency);
+        let _ = self.latency.set((Arc::downgrade(metrics), histogram));
     }
 
     /// Whether the target may be picked now (healthy and not ejected).

@@ -8,8 +8,11 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+mod per_worker;
+
+pub use per_worker::{WorkerCounter, WorkerHistogram};
 
 /// Labels of a request.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -132,15 +135,15 @@ pub struct WorkerLabels {
 pub struct Metrics {
     registry: Registry,
     /// Requests by domain, API, stage, route and status.
-    pub requests: Family<RequestLabels, Counter>,
+    pub requests: Family<RequestLabels, WorkerCounter>,
     /// Request latency by route, in seconds.
-    pub request_duration: Family<RouteLabels, Histogram>,
+    pub request_duration: Family<RouteLabels, WorkerHistogram>,
     /// Upstream latency (to the response head) by target, in seconds.
-    pub upstream_duration: Family<TargetLabels, Histogram>,
+    pub upstream_duration: Family<TargetLabels, WorkerHistogram>,
     /// Request body bytes received, by domain.
-    pub bytes_in: Family<DomainLabels, Counter>,
+    pub bytes_in: Family<DomainLabels, WorkerCounter>,
     /// Response body bytes sent, by domain.
-    pub bytes_out: Family<DomainLabels, Counter>,
+    pub bytes_out: Family<DomainLabels, WorkerCounter>,
     /// Open client connections (after the handshake).
     pub open_connections: Gauge,
     /// Completed TLS handshakes by domain.
@@ -169,11 +172,6 @@ pub struct Metrics {
     pub worker_connections: Family<WorkerLabels, Counter>,
 }
 
-fn latency_histogram() -> Histogram {
-    // 100 µs .. ~52 s
-    Histogram::new(exponential_buckets(0.0001, 2.0, 20))
-}
-
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
@@ -186,8 +184,8 @@ impl Metrics {
         let mut registry = Registry::with_prefix("portcullis");
         let m = Metrics {
             requests: Family::default(),
-            request_duration: Family::new_with_constructor(latency_histogram),
-            upstream_duration: Family::new_with_constructor(latency_histogram),
+            request_duration: Family::new_with_constructor(WorkerHistogram::latency),
+            upstream_duration: Family::new_with_constructor(WorkerHistogram::latency),
             bytes_in: Family::default(),
             bytes_out: Family::default(),
             open_connections: Gauge::default(),
