@@ -50,8 +50,8 @@ pub struct ConnContext {
     pub in_flight: Arc<InFlight>,
     /// How the connection's streamed responses are moving.
     pub delivery: Arc<Delivery>,
-    /// Metric handles of the connection's last request.
-    pub metric_cache: Arc<std::sync::Mutex<Option<crate::telemetry::MetricHandles>>>,
+    /// The connection's metric handles and its copy of the domain's name.
+    pub metric_cache: Arc<crate::telemetry::MetricCache>,
     /// Identity header values built for earlier requests.
     pub identity_built: crate::forward::BuiltIdentity,
 }
@@ -59,18 +59,55 @@ pub struct ConnContext {
 /// One request as it goes: the snapshot and domain it is served under, its id, and its log.
 struct Exchange<'c> {
     ctx: &'c ConnContext,
-    snapshot: Arc<Snapshot>,
-    domain: Arc<DomainState>,
+    snapshot: Held<'c, Snapshot>,
+    domain: Held<'c, DomainState>,
     request_id: HeaderValue,
     verdict: Arc<BodyVerdict>,
     log: Box<AccessLog>,
     /// The API stage the path mapped to, once known (its gateway responses apply).
-    target: Option<Arc<StageTarget>>,
+    target: Option<Held<'c, StageTarget>>,
+}
+
+/// Part of the configuration as one request holds it: borrowed from its connection while the
+/// connection's snapshot is the current one, owned after a reload. With per-core workers,
+/// cloning an `Arc` of the snapshot would write its reference count, a cache line that every
+/// worker's core writes, on every request.
+enum Held<'c, T> {
+    /// The connection's.
+    Conn(&'c Arc<T>),
+    /// The request's own (a reload came after the connection started).
+    Own(Arc<T>),
+}
+
+impl<T> std::ops::Deref for Held<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.arc()
+    }
+}
+
+impl<'c, T> Held<'c, T> {
+    /// The `Arc` held or borrowed.
+    fn arc(&self) -> &Arc<T> {
+        match self {
+            Held::Conn(a) => a,
+            Held::Own(a) => a,
+        }
+    }
+
+    /// Another hold on the same value: the borrow copied, or the `Arc` cloned.
+    fn again(&self) -> Held<'c, T> {
+        match self {
+            Held::Conn(a) => Held::Conn(a),
+            Held::Own(a) => Held::Own(a.clone()),
+        }
+    }
 }
 
 /// A routed request: the stage it maps to, the route, and the upstream request it becomes.
-struct Routed {
-    target: Arc<StageTarget>,
+struct Routed<'c> {
+    target: Held<'c, StageTarget>,
     index: usize,
     path_and_query: PathAndQuery,
     timeout: Duration,
@@ -123,13 +160,16 @@ async fn proxy(
 impl<'c> Exchange<'c> {
     /// One snapshot per request: a reload applies to the next request, never to one in flight.
     fn start(ctx: &'c ConnContext, req: &Request<Incoming>, in_flight: InFlightGuard) -> Self {
-        let current = ctx.state.load_full();
+        let current = ctx.state.load();
         let (snapshot, domain) = if current.generation == ctx.snapshot.generation {
-            (current, ctx.domain.clone())
+            (Held::Conn(&ctx.snapshot), Held::Conn(&ctx.domain))
         } else {
             match current.domain(ctx.listener, &ctx.domain.name).cloned() {
-                Some(d) => (current, d),
-                None => (ctx.snapshot.clone(), ctx.domain.clone()),
+                Some(d) => (
+                    Held::Own(arc_swap::Guard::into_inner(current)),
+                    Held::Own(d),
+                ),
+                None => (Held::Conn(&ctx.snapshot), Held::Conn(&ctx.domain)),
             }
         };
         let request_id = forward::request_id(req.headers());
@@ -138,7 +178,7 @@ impl<'c> Exchange<'c> {
             request_id: request_id.clone(),
             client: ctx.peer,
             subject: ctx.identity.clone(),
-            domain: domain.name.clone(),
+            domain: ctx.metric_cache.domain().clone(),
             method: req.method().clone(),
             uri: req.uri().clone(),
             route: None,
@@ -153,7 +193,6 @@ impl<'c> Exchange<'c> {
             aborted: false,
             cut: None,
             in_flight: Some(in_flight),
-            metrics: ctx.metrics.clone(),
             body: verdict.clone(),
             lease: None,
             connection: None,
@@ -176,19 +215,27 @@ impl<'c> Exchange<'c> {
 }
 
 /// Find the route: mapping by base path, then resource and method; build the upstream path.
-fn route(req: &Request<Incoming>, ex: &mut Exchange<'_>) -> Result<Routed, RequestError> {
-    let (target, rest) = ex
-        .domain
-        .routes
-        .map(req.uri().path(), host(req), req.headers())?;
-    ex.target = Some(target.clone());
+fn route<'c>(req: &Request<Incoming>, ex: &mut Exchange<'c>) -> Result<Routed<'c>, RequestError> {
+    let (path, host, headers) = (req.uri().path(), host(req), req.headers());
+    let (target, rest) = match &ex.domain {
+        Held::Conn(d) => {
+            let d: &'c Arc<DomainState> = d;
+            let (t, rest) = d.routes.map(path, host, headers)?;
+            (Held::Conn(t), rest)
+        }
+        Held::Own(d) => {
+            let (t, rest) = d.routes.map(path, host, headers)?;
+            (Held::Own(t.clone()), rest)
+        }
+    };
+    ex.target = Some(target.again());
     let matched = target
         .router
         .at(req.method(), rest)
         .ok_or(Refused::NoRoute)?;
-    let name = target.router.name(matched.index).clone();
+    let (name, api, stage) = ex.ctx.metric_cache.route_names(target.arc(), matched.index);
     ex.log.route = Some(name.clone());
-    ex.log.api_stage = Some((target.api.clone(), target.stage.clone()));
+    ex.log.api_stage = Some((api, stage));
     let integration = &target.integrations[matched.index];
     if matches!(integration.target, IntegrationTarget::Mock(_)) {
         return Ok(Routed {
@@ -197,11 +244,11 @@ fn route(req: &Request<Incoming>, ex: &mut Exchange<'_>) -> Result<Routed, Reque
             upstream_method: None,
             headers: Vec::new(),
             index: matched.index,
-            target: target.clone(),
+            target,
         });
     }
     let mapped = (!integration.parameters.is_empty())
-        .then(|| map_parameters(req, &matched, target, &name, ex));
+        .then(|| map_parameters(req, &matched, &target, &name, ex));
     let path_and_query =
         forward::upstream_path_and_query(integration, &matched, req.uri().query(), mapped.as_ref());
     // Belt and braces: whatever the parameters held, the result must stay under its prefix.
@@ -216,7 +263,7 @@ fn route(req: &Request<Incoming>, ex: &mut Exchange<'_>) -> Result<Routed, Reque
         upstream_method: target.router.upstream_method(matched.index).cloned(),
         headers: mapped.map(|m| m.headers).unwrap_or_default(),
         index: matched.index,
-        target: target.clone(),
+        target,
     })
 }
 
@@ -256,11 +303,11 @@ fn map_parameters(
 /// client's error, whatever the upstream side then saw.
 async fn forward(
     req: Request<Incoming>,
-    routed: &Routed,
+    routed: &Routed<'_>,
     ex: &mut Exchange<'_>,
 ) -> Result<Answer, RequestError> {
     let integration = &routed.target.integrations[routed.index];
-    let snapshot = ex.snapshot.clone();
+    let snapshot = ex.snapshot.again();
     let dest = snapshot
         .upstreams
         .destination(integration)
@@ -340,7 +387,7 @@ fn body_fault(verdict: &BodyVerdict) -> Option<Refused> {
 
 /// The upstream's response on its way to the client: hop-by-hop headers removed, the body
 /// streamed with every wait for its next chunk bounded.
-fn relay(answer: Answer, routed: &Routed, ex: &mut Exchange<'_>) -> Response<ResponseBody> {
+fn relay(answer: Answer, routed: &Routed<'_>, ex: &mut Exchange<'_>) -> Response<ResponseBody> {
     if let Some(lease) = &answer.lease {
         let t = lease.target();
         let latency = ex.log.upstream_latency.unwrap_or_default();

@@ -152,16 +152,14 @@ pub struct AccessLog {
     pub cut: Option<&'static str>,
     /// Keeps the connection's in-flight count until the response is done.
     pub in_flight: Option<InFlightGuard>,
-    /// Where the request's numbers are also counted.
-    pub metrics: Arc<crate::metrics::Metrics>,
     /// The request body's byte count.
     pub body: Arc<crate::body::BodyVerdict>,
     /// The upstream target, held (counted in flight) until the response is done.
     pub lease: Option<crate::upstream::Lease>,
     /// The upstream connection, parked for the next exchange once the response is done.
     pub connection: Option<crate::upstream::Connection>,
-    /// The connection's cache of metric handles (requests on one connection usually repeat).
-    pub cache: Arc<std::sync::Mutex<Option<MetricHandles>>>,
+    /// Where the request's numbers are counted, through the connection's cached handles.
+    pub cache: Arc<MetricCache>,
     /// HTTP version of the request.
     pub version: http::Version,
     /// The `[access_log] format`, when set: the line is that instead of the default fields.
@@ -170,6 +168,71 @@ pub struct AccessLog {
     pub error_message: Option<&'static str>,
     /// The authorization rule that refused the request, and why.
     pub denial: Option<Box<crate::error::Denial>>,
+}
+
+/// One connection's way to the metrics: the registry, its own copy of the domain's name (a
+/// request's log clones it: a clone of the configuration's would write a reference count that
+/// every worker's core writes), and the handles of its last request's labels.
+#[derive(Debug)]
+pub struct MetricCache {
+    metrics: Arc<crate::metrics::Metrics>,
+    domain: Arc<str>,
+    handles: std::sync::Mutex<Option<MetricHandles>>,
+    names: std::sync::Mutex<Option<RouteNames>>,
+}
+
+/// The connection's copies of the names of the last route it was routed to.
+#[derive(Debug)]
+struct RouteNames {
+    /// The stage they belong to; held weakly so its address is not reused while cached.
+    target: std::sync::Weak<crate::routing::StageTarget>,
+    /// The route's index in the stage.
+    index: usize,
+    /// The route, API and stage names.
+    route: Arc<str>,
+    api: Arc<str>,
+    stage: Arc<str>,
+}
+
+impl MetricCache {
+    /// The cache of a connection to `domain`, counting in `metrics`.
+    pub fn new(metrics: Arc<crate::metrics::Metrics>, domain: &str) -> MetricCache {
+        MetricCache {
+            metrics,
+            domain: Arc::from(domain),
+            handles: std::sync::Mutex::new(None),
+            names: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The route, API and stage names of route `index` of `target`, as the connection's own
+    /// copies (made once per connection and route).
+    pub fn route_names(
+        &self,
+        target: &Arc<crate::routing::StageTarget>,
+        index: usize,
+    ) -> (Arc<str>, Arc<str>, Arc<str>) {
+        let mut names = self.names.lock().unwrap_or_else(|p| p.into_inner());
+        let hit = names.as_ref().is_some_and(|n| {
+            n.index == index && std::ptr::eq(n.target.as_ptr(), Arc::as_ptr(target))
+        });
+        if !hit {
+            *names = None;
+        }
+        let n = names.get_or_insert_with(|| RouteNames {
+            target: Arc::downgrade(target),
+            index,
+            route: Arc::from(&**target.router.name(index)),
+            api: Arc::from(&*target.api),
+            stage: Arc::from(&*target.stage),
+        });
+        (n.route.clone(), n.api.clone(), n.stage.clone())
+    }
+
+    /// The connection's copy of the domain's name.
+    pub fn domain(&self) -> &Arc<str> {
+        &self.domain
+    }
 }
 
 /// Metric handles for one (domain, route, status), so a repeated request skips the label
@@ -428,7 +491,7 @@ impl AccessLog {
     }
 
     fn record(&self) {
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let mut cache = self.cache.handles.lock().unwrap_or_else(|p| p.into_inner());
         let hit = cache.as_ref().is_some_and(|c| {
             c.status == self.status
                 && Arc::ptr_eq(&c.domain, &self.domain)
@@ -457,7 +520,7 @@ impl AccessLog {
             .clone()
             .unwrap_or_else(|| (empty.clone(), empty.clone()));
         let route = self.route.clone().unwrap_or(empty);
-        let m = &self.metrics;
+        let m = &self.cache.metrics;
         let d = DomainLabels {
             domain: self.domain.clone(),
         };
@@ -547,11 +610,13 @@ mod tests {
             aborted: true,
             cut: Some("client_stalled"),
             in_flight: None,
-            metrics: Arc::new(crate::metrics::Metrics::new()),
             body: Arc::default(),
             lease: None,
             connection: None,
-            cache: Arc::default(),
+            cache: Arc::new(MetricCache::new(
+                Arc::new(crate::metrics::Metrics::new()),
+                "api.example",
+            )),
             version: http::Version::HTTP_11,
             format: format.map(|f| Arc::new(crate::access_format::AccessFormat::parse(f).unwrap())),
             error_message: None,

@@ -237,7 +237,10 @@ impl Connection {
             in_flight: in_flight.clone(),
             delivery: delivery.clone(),
             metrics: self.metrics.clone(),
-            metric_cache: Arc::default(),
+            metric_cache: Arc::new(crate::telemetry::MetricCache::new(
+                self.metrics.clone(),
+                &ctx_domain,
+            )),
             identity_built: Default::default(),
         });
         let http = Http::new(
