@@ -12,11 +12,11 @@ pub const MAX_RETRY_AFTER_SECS: u32 = 3600;
 
 /// A token bucket in this process.
 ///
-/// With several per-core workers, a worker takes up to [`MAX_BATCH`] tokens at a time from
-/// the shared bucket and spends them without its lock, so the lock (and the cache line it
-/// sits on) is not passed between cores on every request. Only a bucket whose burst is at
-/// least 64 batches per worker does so: the tokens waiting in workers' hands are then under
-/// 1/64 of the burst. With one worker, or a small burst, every token comes from the bucket.
+/// With several per-core workers, a worker takes a batch of `burst / (64 x workers)` tokens,
+/// at most [`MAX_BATCH`], at a time from the shared bucket and spends them without its lock, so
+/// the lock (and the cache line it sits on) is not passed between cores on every request. The
+/// tokens waiting in workers' hands are then under 1/64 of the burst. With one worker, or a
+/// burst under 128 per worker, every token comes from the bucket.
 #[derive(Debug)]
 pub struct LocalBucket {
     /// Its settings.
