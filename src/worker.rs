@@ -55,9 +55,7 @@ impl<T: Default> PerWorker<T> {
 
     /// A default `T` for each of `workers` workers (at least one).
     pub fn with_workers(workers: usize) -> Self {
-        PerWorker {
-            slots: (0..workers.max(1)).map(|_| Padded::default()).collect(),
-        }
+        Self::from_fn(workers, T::default)
     }
 }
 
@@ -68,6 +66,13 @@ impl<T: Default> Default for PerWorker<T> {
 }
 
 impl<T> PerWorker<T> {
+    /// A `T` made by `make` for each of `workers` workers (at least one).
+    pub fn from_fn(workers: usize, mut make: impl FnMut() -> T) -> Self {
+        PerWorker {
+            slots: (0..workers.max(1)).map(|_| Padded(make())).collect(),
+        }
+    }
+
     /// The current worker's copy.
     pub fn current(&self) -> &T {
         // Never empty (`with_workers` makes at least one), so the remainder is a valid index.
@@ -77,16 +82,6 @@ impl<T> PerWorker<T> {
     /// Every worker's copy, to add them up.
     pub fn iter(&self) -> impl Iterator<Item = &T> {
         self.slots.iter().map(|p| &p.0)
-    }
-
-    /// How many copies there are.
-    pub fn len(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// Never true: there is always at least one copy.
-    pub fn is_empty(&self) -> bool {
-        self.slots.is_empty()
     }
 }
 

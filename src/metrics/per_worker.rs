@@ -3,8 +3,8 @@
 //! cores pass between them on every request, as prometheus-client's own types (one atomic, one
 //! mutex per histogram) would. A scrape adds the parts, so it reads what every request added.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::{MetricType, TypedMetric};
@@ -63,11 +63,25 @@ struct Part {
     buckets: [AtomicU64; LATENCY_BOUNDS + 1],
 }
 
-/// A latency histogram in seconds with prometheus-client's `exponential_buckets(0.0001, 2.0,
-/// 20)`, encoded as its `Histogram` would be.
+/// The latency buckets' upper bounds: prometheus-client's `exponential_buckets(0.0001, 2.0,
+/// 20)`, then `+Inf`.
+static BOUNDS: LazyLock<[f64; LATENCY_BOUNDS + 1]> = LazyLock::new(|| {
+    let mut bounds = [f64::INFINITY; LATENCY_BOUNDS + 1];
+    let finite = prometheus_client::metrics::histogram::exponential_buckets(
+        0.0001,
+        2.0,
+        LATENCY_BOUNDS as u16,
+    );
+    for (b, v) in bounds.iter_mut().zip(finite) {
+        *b = v;
+    }
+    bounds
+});
+
+/// A latency histogram in seconds with [`BOUNDS`], encoded as prometheus-client's `Histogram`
+/// would be.
 #[derive(Debug, Clone)]
 pub struct WorkerHistogram {
-    bounds: Arc<[f64; LATENCY_BOUNDS + 1]>,
     parts: Arc<PerWorker<Part>>,
 }
 
@@ -79,20 +93,7 @@ impl WorkerHistogram {
 
     /// An empty latency histogram with a part for each of `workers` workers.
     pub fn latency_for(workers: usize) -> WorkerHistogram {
-        let mut bounds = [f64::INFINITY; LATENCY_BOUNDS + 1];
-        for (b, v) in
-            bounds
-                .iter_mut()
-                .zip(prometheus_client::metrics::histogram::exponential_buckets(
-                    0.0001,
-                    2.0,
-                    LATENCY_BOUNDS as u16,
-                ))
-        {
-            *b = v;
-        }
         WorkerHistogram {
-            bounds: Arc::new(bounds),
             parts: Arc::new(PerWorker::with_workers(workers)),
         }
     }
@@ -100,8 +101,7 @@ impl WorkerHistogram {
     /// Count one observation of `v` seconds (NaN counts in `+Inf`, as prometheus-client does).
     pub fn observe(&self, v: f64) {
         let part = self.parts.current();
-        let i = self
-            .bounds
+        let i = BOUNDS
             .iter()
             .position(|b| *b >= v)
             .unwrap_or(LATENCY_BOUNDS);
@@ -122,7 +122,7 @@ impl TypedMetric for WorkerHistogram {
 
 impl EncodeMetric for WorkerHistogram {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        let mut buckets: Vec<(f64, u64)> = self.bounds.iter().map(|b| (*b, 0)).collect();
+        let mut buckets: Vec<(f64, u64)> = BOUNDS.iter().map(|b| (*b, 0)).collect();
         let (mut sum, mut count) = (0.0, 0);
         for part in self.parts.iter() {
             count += part.count.load(Ordering::Relaxed);
@@ -162,7 +162,10 @@ mod tests {
             Counter::<u64>::default(),
             Histogram::new(exponential_buckets(0.0001, 2.0, 20)),
         );
-        assert_eq!((counter.0.len(), histogram.parts.len()), (2, 2));
+        assert_eq!(
+            (counter.0.iter().count(), histogram.parts.iter().count()),
+            (2, 2)
+        );
         let samples = [0.00005, 0.0001, 0.0003, 0.5, 7.25, 100.0, f64::NAN];
         std::thread::scope(|s| {
             for worker in 0..2 {

@@ -4,22 +4,21 @@
 //! its own client: its connections stay on its thread.
 
 use super::Client as HttpClient;
+use crate::worker::PerWorker;
 
 /// A client per worker, picked by the current thread's worker index.
 #[derive(Debug)]
-pub struct WorkerClients(Box<[HttpClient]>);
+pub struct WorkerClients(PerWorker<HttpClient>);
 
 impl WorkerClients {
     /// `workers` clients (at least one), each made by `make`.
     pub(super) fn new(workers: usize, make: impl Fn() -> HttpClient) -> WorkerClients {
-        WorkerClients((0..workers.max(1)).map(|_| make()).collect())
+        WorkerClients(PerWorker::from_fn(workers, make))
     }
 
     /// The current worker's client (worker 0's on threads that are not per-core workers).
     pub fn current(&self) -> &HttpClient {
-        let clients = &self.0;
-        // Never empty (`new` makes at least one), so the remainder is a valid index.
-        &clients[crate::worker::index() % clients.len()]
+        self.0.current()
     }
 }
 
