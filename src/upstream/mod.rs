@@ -10,7 +10,6 @@ mod send;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 use std::time::Duration;
 
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -175,10 +174,11 @@ fn build_pool(
                     .unwrap_or(http::HeaderValue::from_static("invalid")),
                 zone: t.zone.as_str().into(),
                 state: runtime.target(name, &t.authority),
+                local: pool::local_copies(workers, &t.authority),
                 latency: std::sync::OnceLock::new(),
             })
             .collect(),
-        next: AtomicUsize::new(0),
+        next: crate::worker::PerWorker::with_workers(workers),
         balancing: up.load_balancing,
         max_in_flight: up.max_connections,
         retries: up.retries,

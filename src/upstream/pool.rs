@@ -13,6 +13,7 @@ use rustls::ClientConfig;
 use super::WorkerClients;
 use crate::config::LoadBalancing;
 use crate::metrics::{Metrics, TargetLabels, WorkerHistogram};
+use crate::worker::PerWorker;
 
 /// How long a target that refused a connection is skipped.
 pub const PASSIVE_EJECTION: Duration = Duration::from_secs(10);
@@ -26,20 +27,30 @@ pub struct TargetState {
     ejected_until_ms: AtomicU64,
     /// Active health verdict (true until a health check says otherwise).
     healthy: AtomicBool,
-    /// Requests in flight.
-    in_flight: AtomicUsize,
+    /// Requests in flight, counted by the worker that leased them: every request writes its
+    /// worker's count only; the total is read (summed) only for limits and least-requests.
+    /// A count may wrap below zero when a lease ends on another thread; the sum stays exact.
+    in_flight: PerWorker<AtomicUsize>,
     /// Consecutive 5xx responses.
     errors_5xx: AtomicU32,
 }
 
-impl Default for TargetState {
-    fn default() -> Self {
+impl TargetState {
+    /// A target nothing has been learnt about, for `workers` workers.
+    fn new(workers: usize) -> Self {
         TargetState {
             ejected_until_ms: AtomicU64::new(0),
             healthy: AtomicBool::new(true),
-            in_flight: AtomicUsize::new(0),
+            in_flight: PerWorker::with_workers(workers),
             errors_5xx: AtomicU32::new(0),
         }
+    }
+
+    /// Requests in flight, over every worker.
+    fn in_flight(&self) -> usize {
+        self.in_flight
+            .iter()
+            .fold(0, |sum, n| sum.wrapping_add(n.load(Ordering::Relaxed)))
     }
 }
 
@@ -76,7 +87,7 @@ impl PoolRuntime {
         }
         // Targets no snapshot uses any more are forgotten.
         map.retain(|_, w| w.strong_count() > 0);
-        let state = Arc::new(TargetState::default());
+        let state = Arc::new(TargetState::new(self.workers()));
         map.insert(key, Arc::downgrade(&state));
         state
     }
@@ -89,6 +100,10 @@ pub struct Target {
     pub authority: Authority,
     /// The same, ready to send as the `Host` header.
     pub host: http::HeaderValue,
+    /// Each worker's own copy of `authority` and `host`: a request clones them several times
+    /// (its `Host` header, its connection's key, the access log), and clones of one shared
+    /// copy would move its reference count between the workers' cores every time.
+    pub(super) local: PerWorker<(Authority, http::HeaderValue)>,
     /// Zone label, empty if none.
     pub zone: Arc<str>,
     /// What the gateway has learnt about it, kept across reloads.
@@ -137,18 +152,41 @@ impl Target {
     }
 
     fn in_flight(&self) -> usize {
-        self.state.in_flight.load(Ordering::Relaxed)
+        self.state.in_flight()
+    }
+
+    /// The current worker's copies of the authority and the `Host` value.
+    pub fn local(&self) -> (&Authority, &http::HeaderValue) {
+        let (a, h) = self.local.current();
+        (a, h)
     }
 }
 
-/// A named pool of targets sharing one client per worker.
+/// A deep copy of `authority` and its `Host` value for each of `workers` workers.
+pub(super) fn local_copies(
+    workers: usize,
+    authority: &Authority,
+) -> PerWorker<(Authority, http::HeaderValue)> {
+    PerWorker::from_fn(workers, || {
+        // Parsed anew from the text: a clone would share the original's bytes.
+        let s = authority.as_str();
+        let a = s.parse().unwrap_or_else(|_| authority.clone());
+        let h = http::HeaderValue::from_str(s).unwrap_or(http::HeaderValue::from_static("invalid"));
+        (a, h)
+    })
+}
+
+/// A named pool of targets sharing one client per worker. Aligned so the reference count a
+/// request's lease moves sits on lines of its own, not with the fields every request reads.
 #[derive(Debug)]
+#[repr(align(128))]
 pub struct Pool {
     /// Pool name.
     pub name: Arc<str>,
     /// Targets in configuration order.
     pub targets: Vec<Target>,
-    pub(super) next: AtomicUsize,
+    /// Each worker's round-robin position.
+    pub(super) next: PerWorker<AtomicUsize>,
     pub(super) balancing: LoadBalancing,
     pub(super) max_in_flight: Option<usize>,
     /// Retries of idempotent requests after a connect failure.
@@ -191,6 +229,7 @@ impl Drop for Lease {
         self.target()
             .state
             .in_flight
+            .current()
             .fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -218,7 +257,7 @@ impl Pool {
             })
         };
         // One step of the rotation per request, shared by both passes below.
-        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let start = self.next.current().fetch_add(1, Ordering::Relaxed);
         let choose = |require_available: bool| -> Option<usize> {
             match self.balancing {
                 LoadBalancing::RoundRobin => (0..n).map(|k| (start + k) % n).find(|&i| {
@@ -237,6 +276,7 @@ impl Pool {
         self.targets[index]
             .state
             .in_flight
+            .current()
             .fetch_add(1, Ordering::Relaxed);
         Some(Lease {
             pool: self.clone(),
@@ -283,7 +323,17 @@ mod tests {
 
     /// A pool over `n` targets (10.0.0.1:80, ...), never dialled.
     fn pool(n: usize, balancing: LoadBalancing, max_in_flight: Option<usize>) -> Arc<Pool> {
-        let rt = PoolRuntime::default();
+        pool_for(1, n, balancing, max_in_flight)
+    }
+
+    /// The same for `workers` per-core workers.
+    fn pool_for(
+        workers: usize,
+        n: usize,
+        balancing: LoadBalancing,
+        max_in_flight: Option<usize>,
+    ) -> Arc<Pool> {
+        let rt = PoolRuntime::for_workers(workers);
         let tls = crate::tls::client::direct_config(&Default::default());
         Arc::new(Pool {
             name: "p".into(),
@@ -293,13 +343,14 @@ mod tests {
                     Target {
                         host: http::HeaderValue::from_str(authority.as_str()).unwrap(),
                         state: rt.target("p", &authority),
+                        local: local_copies(workers, &authority),
                         authority,
                         zone: "".into(),
                         latency: OnceLock::new(),
                     }
                 })
                 .collect(),
-            next: AtomicUsize::new(0),
+            next: PerWorker::with_workers(workers),
             balancing,
             max_in_flight,
             retries: 1,
@@ -360,6 +411,64 @@ mod tests {
         assert!(p.pick(None).is_none());
         drop(a);
         assert!(p.pick(None).is_some());
+    }
+
+    #[test]
+    fn a_limit_counts_every_workers_leases_and_a_lease_ended_elsewhere_frees_its_slot() {
+        let p = pool_for(2, 1, LoadBalancing::RoundRobin, Some(2));
+        // Worker 0 and worker 1 each lease the one target: it is full for both.
+        let on_worker = |i: usize| {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                crate::worker::set_index(i);
+                p.pick(None)
+            })
+            .join()
+            .unwrap()
+        };
+        let first = on_worker(0).expect("a free slot");
+        let second = on_worker(1).expect("a free slot");
+        assert!(on_worker(0).is_none() && on_worker(1).is_none());
+        // A lease taken on worker 0 and ended on worker 1's thread frees a slot all the same.
+        std::thread::spawn(move || {
+            crate::worker::set_index(1);
+            drop(first);
+        })
+        .join()
+        .unwrap();
+        assert_eq!(p.targets[0].in_flight(), 1);
+        let third = on_worker(0).expect("the freed slot");
+        assert!(on_worker(1).is_none());
+        drop((second, third));
+        assert_eq!(p.targets[0].in_flight(), 0);
+    }
+
+    #[test]
+    fn each_worker_clones_its_own_copy_of_a_targets_authority_and_host() {
+        let p = pool_for(2, 1, LoadBalancing::RoundRobin, None);
+        let t = &p.targets[0];
+        let copies: Vec<(usize, usize)> = t
+            .local
+            .iter()
+            .map(|(a, h)| (a.as_str().as_ptr() as usize, h.as_bytes().as_ptr() as usize))
+            .collect();
+        assert_eq!(copies.len(), 2);
+        let shared = (
+            t.authority.as_str().as_ptr() as usize,
+            t.host.as_bytes().as_ptr() as usize,
+        );
+        for (a, h) in &copies {
+            assert!(
+                *a != shared.0 && *h != shared.1,
+                "a copy shares the target's bytes"
+            );
+        }
+        assert!(copies[0].0 != copies[1].0 && copies[0].1 != copies[1].1);
+        assert!(
+            t.local
+                .iter()
+                .all(|(a, h)| *a == t.authority && h == t.host)
+        );
     }
 
     #[test]

@@ -146,12 +146,13 @@ impl Pool {
         let mut attempt = (parts, body);
         let mut retries = 0u32;
         loop {
-            let t = lease.target();
-            let req = build(attempt.0, attempt.1, &t.authority, &t.host);
-            match request(client, scheme, req, &t.authority, deadline, timeout).await {
+            // The worker's own copies: the request clones them (see `Target::local`).
+            let (authority, host) = lease.target().local();
+            let req = build(attempt.0, attempt.1, authority, host);
+            match request(client, scheme, req, authority, deadline, timeout).await {
                 Ok((response, connection)) => {
                     self.answered(lease.index, response.status().as_u16());
-                    let target = lease.target().authority.clone();
+                    let target = authority.clone();
                     return Ok(Answer {
                         response,
                         lease: Some(lease),
