@@ -280,8 +280,8 @@ mkdir -p "$TMP/nginx/temp"
 # Writes the NGINX config for $1 worker processes to stdout.
 nginx_conf() {
     cat <<EOF
-# Fairness: worker_processes as run.sh asks (1 pinned to one CPU, or $MULTI_WORKERS unpinned), a
-# listening socket per worker (reuseport, as Portcullis' per-core workers), TLS 1.3 only, client
+# Fairness: worker_processes as run.sh asks (1 pinned to one CPU, or $MULTI_WORKERS unpinned, then
+# a listening socket per worker: reuseport, as Portcullis' per-core workers), TLS 1.3 only, client
 # certs verified, no session resumption, keep-alive to the upstream, and a buffered access log to a
 # file with about the fields of Portcullis' default access line.
 worker_processes $1;
@@ -321,11 +321,12 @@ http {
     }
 
     server {
-        # reuseport: a listening socket per worker, connections spread by the kernel's hash, as
-        # Portcullis' per-core workers do. Without it NGINX's workers share one socket and a burst
-        # of connects can all land on one worker (seen: 292 and 0 CPU ticks), so (a2) measured
-        # one busy NGINX worker against two busy Portcullis ones in some runs and not in others.
-        listen 127.0.0.1:$NGINX_PORT ssl reuseport;
+        # Above one worker, reuseport: a listening socket per worker, connections spread by the
+        # kernel's hash, as Portcullis' per-core workers do. Without it NGINX's workers share one
+        # socket and a burst of connects can all land on one worker (seen: 292 and 0 CPU ticks),
+        # so (a2) measured one busy NGINX worker against two busy Portcullis ones in some runs
+        # and not in others. Not at one worker, where it only cost NGINX (3 of 3 pairs).
+        listen 127.0.0.1:$NGINX_PORT ssl$([[ $1 -gt 1 ]] && echo ' reuseport');
         server_name localhost;
 
         ssl_certificate $PKI/server.pem;

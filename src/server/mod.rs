@@ -25,6 +25,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::metrics::{Metrics, WorkerLabels};
 use crate::state::{SharedSnapshot, Snapshot};
+use crate::worker::PerWorker;
 use listen::Listener;
 use workers::Workers;
 
@@ -48,9 +49,13 @@ struct Inner {
     state: SharedSnapshot,
     metrics: Arc<Metrics>,
     listeners: std::sync::Mutex<Vec<Listener>>,
-    stop_tx: watch::Sender<bool>,
+    /// Shutdown began, told to each worker's connections on a channel of the worker's own:
+    /// a connection polls its receivers on every wake-up, and a shared channel's waiter lock
+    /// would pass between the workers' cores several times a request.
+    stop_tx: PerWorker<watch::Sender<bool>>,
     /// The generation last swapped in: connections judge their client again on each change.
-    reload_tx: watch::Sender<u64>,
+    /// One channel per worker, as `stop_tx`.
+    reload_tx: PerWorker<watch::Sender<u64>>,
     tracker: TaskTracker,
     draining: AtomicBool,
     running: AtomicBool,
@@ -92,11 +97,11 @@ impl Gateway {
         for l in &snapshot.listeners {
             listeners.push(Listener::bind(l.addr, workers)?);
         }
+        let stop_tx = PerWorker::from_fn(workers, || watch::channel(false).0);
+        let reload_tx = PerWorker::from_fn(workers, || watch::channel(snapshot.generation).0);
         let workers = Workers::start(workers)?;
         metrics.generation.set(snapshot.generation as i64);
         snapshot.upstreams.start_health_checks(&snapshot.config);
-        let (stop_tx, _) = watch::channel(false);
-        let (reload_tx, _) = watch::channel(snapshot.generation);
         Ok(Gateway {
             inner: Arc::new(Inner {
                 state: Arc::new(ArcSwap::from_pointee(snapshot)),
@@ -154,7 +159,9 @@ impl Gateway {
         snapshot.upstreams.start_health_checks(&snapshot.config);
         self.inner.state.store(Arc::new(snapshot));
         self.inner.metrics.generation.set(generation as i64);
-        self.inner.reload_tx.send_replace(generation);
+        for tx in self.inner.reload_tx.iter() {
+            tx.send_replace(generation);
+        }
         let mut listeners = self.lock_listeners();
         listeners.retain_mut(|l| {
             let keep = wanted.contains(&l.configured);
@@ -218,7 +225,10 @@ impl Gateway {
             ?grace,
             "shutting down: no new connections, draining in-flight requests"
         );
-        let _ = self.inner.stop_tx.send(true);
+        // Stored even with no receiver: a connection accepted after this sees it.
+        for tx in self.inner.stop_tx.iter() {
+            tx.send_replace(true);
+        }
         for l in self.lock_listeners().iter_mut() {
             l.stop();
         }
@@ -291,9 +301,9 @@ async fn serve_connection(
     gateway: Gateway,
 ) {
     // Subscribed before the snapshot is loaded: a reload in between is seen, never missed.
-    let reloads = gateway.inner.reload_tx.subscribe();
+    let reloads = gateway.inner.reload_tx.current().subscribe();
     let snapshot = gateway.inner.state.load_full();
-    let stop = gateway.inner.stop_tx.subscribe();
+    let stop = gateway.inner.stop_tx.current().subscribe();
     if *stop.borrow() {
         return;
     }
