@@ -52,7 +52,7 @@ async fn probe(pool: &Arc<Pool>, target: &Target, hc: &HealthCheck) -> bool {
                     Scheme::Http
                 };
                 let Ok(req) = http::Request::get(path.as_str())
-                    .header(http::header::HOST, target.host.clone())
+                    .header(http::header::HOST, target.local().1.clone())
                     .header(http::header::USER_AGENT, "portcullis-health-check")
                     .body(RequestBody::empty())
                 else {

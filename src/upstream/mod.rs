@@ -170,8 +170,6 @@ fn build_pool(
             .iter()
             .map(|t| Target {
                 authority: t.authority.clone(),
-                host: http::HeaderValue::from_str(t.authority.as_str())
-                    .unwrap_or(http::HeaderValue::from_static("invalid")),
                 zone: t.zone.as_str().into(),
                 state: runtime.target(name, &t.authority),
                 local: pool::local_copies(workers, &t.authority),

@@ -98,11 +98,10 @@ impl PoolRuntime {
 pub struct Target {
     /// `host:port`.
     pub authority: Authority,
-    /// The same, ready to send as the `Host` header.
-    pub host: http::HeaderValue,
-    /// Each worker's own copy of `authority` and `host`: a request clones them several times
-    /// (its `Host` header, its connection's key, the access log), and clones of one shared
-    /// copy would move its reference count between the workers' cores every time.
+    /// Each worker's own copy of `authority`, and of it as the `Host` header's value: a request
+    /// clones them several times (its `Host` header, its connection's key, the access log),
+    /// and clones of one shared copy would move its reference count between the workers'
+    /// cores every time.
     pub(super) local: PerWorker<(Authority, http::HeaderValue)>,
     /// Zone label, empty if none.
     pub zone: Arc<str>,
@@ -155,7 +154,7 @@ impl Target {
         self.state.in_flight()
     }
 
-    /// The current worker's copies of the authority and the `Host` value.
+    /// The current worker's copies of the authority and its `Host` value.
     pub fn local(&self) -> (&Authority, &http::HeaderValue) {
         let (a, h) = self.local.current();
         (a, h)
@@ -341,7 +340,6 @@ mod tests {
                 .map(|i| {
                     let authority: Authority = format!("10.0.0.{}:80", i + 1).parse().unwrap();
                     Target {
-                        host: http::HeaderValue::from_str(authority.as_str()).unwrap(),
                         state: rt.target("p", &authority),
                         local: local_copies(workers, &authority),
                         authority,
@@ -453,13 +451,10 @@ mod tests {
             .map(|(a, h)| (a.as_str().as_ptr() as usize, h.as_bytes().as_ptr() as usize))
             .collect();
         assert_eq!(copies.len(), 2);
-        let shared = (
-            t.authority.as_str().as_ptr() as usize,
-            t.host.as_bytes().as_ptr() as usize,
-        );
+        let shared = t.authority.as_str().as_ptr() as usize;
         for (a, h) in &copies {
             assert!(
-                *a != shared.0 && *h != shared.1,
+                *a != shared && *h != shared,
                 "a copy shares the target's bytes"
             );
         }
@@ -467,7 +462,7 @@ mod tests {
         assert!(
             t.local
                 .iter()
-                .all(|(a, h)| *a == t.authority && h == t.host)
+                .all(|(a, h)| *a == t.authority && h == t.authority.as_str())
         );
     }
 
