@@ -650,6 +650,7 @@ row() {
     if [[ ($op == le || $op == ge) && $suffix != idle ]]; then
         d=$(disturbed "$suffix")
     fi
+    [[ $key == mib_per_s ]] && d+=$(load_bound "$suffix")
     awk -v s="$scen" -v m="$metric" -v a="$a" -v b="$b" -v op="$op" -v x="$x" -v d="$d" 'BEGIN {
         ratio = "-"; verdict = "-"; target = "-"
         if (op == "le") target = "<= " x "x"
@@ -679,6 +680,35 @@ disturbed() {
             fi
         done
     done
+}
+
+# load_bound SUFFIX: prints " (load-bound: ...)" when, in Portcullis' window of scenario SUFFIX, its
+# pinned core had room left (< 90 % busy) while the load generator and the upstream, pinned together
+# on CLIENT_CPU, kept that core busy (>= 90 %): the throughput then measured the load side, not the
+# proxy, and "MiB/s per proxy core" (the row below it) is the proxy's figure.
+load_bound() {
+    local f=$OUT/portcullis.$1.json
+    awk -v p="$(jget "$f" proxy_cpu_pct)" -v c="$(jget "$f" client_cpu_pct)" \
+        -v u="$(jget "$f" upstream_cpu_pct)" 'BEGIN {
+        if (p != "" && c != "" && u != "" && p + 0 < 90 && c + u >= 90)
+            printf " (load-bound: proxy core %.0f %% busy, load generator + upstream %.0f %%)", p, c + u
+    }'
+}
+
+# per_core_row SCENARIO FILE_SUFFIX: MiB/s divided by the share of a core the proxy used, with the
+# ratio: what each proxy moves per core it burns (the inverse of its CPU per response).
+per_core_row() {
+    local a b
+    a=$(jget "$OUT/portcullis.$2.json" mib_per_s)/$(jget "$OUT/portcullis.$2.json" proxy_cpu_pct)
+    b=$(jget "$OUT/nginx.$2.json" mib_per_s)/$(jget "$OUT/nginx.$2.json" proxy_cpu_pct)
+    awk -v s="$1" -v a="$a" -v b="$b" 'BEGIN {
+        split(a, x, "/"); split(b, y, "/")
+        pa = (x[1] != "" && x[2] + 0 > 0) ? x[1] * 100 / x[2] : ""
+        pb = (y[1] != "" && y[2] + 0 > 0) ? y[1] * 100 / y[2] : ""
+        r = (pa != "" && pb != "") ? sprintf("%.2fx", pa / pb) : "-"
+        printf "| %s | MiB/s per proxy core | %s | %s | %s | - | - |\n", s,
+            (pa == "" ? "-" : sprintf("%.1f", pa)), (pb == "" ? "-" : sprintf("%.1f", pb)), r
+    }'
 }
 
 # cpu_row SCENARIO FILE_SUFFIX TARGET_OP TARGET_RATIO: user, system and total proxy CPU (µs) per
@@ -776,6 +806,7 @@ ACCESS_BAD=
     row "(b) handshake ${HS_CONC}w /small" "p99 latency us" handshake p99_us le 1.0
     row "(b) handshake ${HS_CONC}w /small" "errors" handshake errors zero
     row "(c) keep-alive ${LARGE_CONNS}c 1 MiB" "throughput MiB/s" ka_large mib_per_s ge 1.5
+    per_core_row "(c) keep-alive ${LARGE_CONNS}c 1 MiB" ka_large
     row "(c) keep-alive ${LARGE_CONNS}c 1 MiB" "p99 latency us" ka_large p99_us le 1.0
     row "(c) keep-alive ${LARGE_CONNS}c 1 MiB" "errors" ka_large errors zero
     row "(d) ${IDLE_CONNS} idle mTLS conns" "connections open at end" idle open info
