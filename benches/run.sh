@@ -698,13 +698,11 @@ load_bound() {
 # per_core_row SCENARIO FILE_SUFFIX: MiB/s divided by the share of a core the proxy used, with the
 # ratio: what each proxy moves per core it burns (the inverse of its CPU per response).
 per_core_row() {
-    local a b
-    a=$(jget "$OUT/portcullis.$2.json" mib_per_s)/$(jget "$OUT/portcullis.$2.json" proxy_cpu_pct)
-    b=$(jget "$OUT/nginx.$2.json" mib_per_s)/$(jget "$OUT/nginx.$2.json" proxy_cpu_pct)
-    awk -v s="$1" -v a="$a" -v b="$b" 'BEGIN {
-        split(a, x, "/"); split(b, y, "/")
-        pa = (x[1] != "" && x[2] + 0 > 0) ? x[1] * 100 / x[2] : ""
-        pb = (y[1] != "" && y[2] + 0 > 0) ? y[1] * 100 / y[2] : ""
+    local pj=$OUT/portcullis.$2.json nj=$OUT/nginx.$2.json
+    awk -v s="$1" -v am="$(jget "$pj" mib_per_s)" -v ac="$(jget "$pj" proxy_cpu_pct)" \
+        -v bm="$(jget "$nj" mib_per_s)" -v bc="$(jget "$nj" proxy_cpu_pct)" 'BEGIN {
+        pa = (am != "" && ac + 0 > 0) ? am * 100 / ac : ""
+        pb = (bm != "" && bc + 0 > 0) ? bm * 100 / bc : ""
         r = (pa != "" && pb != "") ? sprintf("%.2fx", pa / pb) : "-"
         printf "| %s | MiB/s per proxy core | %s | %s | %s | - | - |\n", s,
             (pa == "" ? "-" : sprintf("%.1f", pa)), (pb == "" ? "-" : sprintf("%.1f", pb)), r
