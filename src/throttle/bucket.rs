@@ -76,6 +76,17 @@ impl LocalBucket {
         self.credit.current().fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Whether the bucket, refilled up to `now`, holds its whole burst (tokens in workers'
+    /// hands included): then it is the same as a new one and may be forgotten.
+    pub(super) fn is_full(&self, now: Instant) -> bool {
+        let held: u64 = self
+            .credit
+            .iter()
+            .map(|c| u64::from(c.load(Ordering::Relaxed)))
+            .sum();
+        self.lock(now).guard.0 + held as f64 >= self.limit.burst as f64
+    }
+
     /// Lock the bucket, refilled up to `now`.
     pub(super) fn lock(&self, now: Instant) -> BucketGuard<'_> {
         let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -136,34 +147,56 @@ pub fn retry_after(missing: f64, rate: f64) -> u32 {
 /// A quota counter in this process: requests counted in the current period.
 #[derive(Debug, Default)]
 pub struct LocalQuota {
-    state: Mutex<(i64, u64)>,
+    state: Mutex<QuotaState>,
+}
+
+/// The period a quota counts in, and its count.
+#[derive(Debug, Default)]
+struct QuotaState {
+    /// Unix time the period started.
+    start: i64,
+    /// Unix time the next period starts.
+    end: i64,
+    /// Requests counted in the period.
+    count: u64,
 }
 
 impl LocalQuota {
-    /// Lock the counter for the period starting at `period_start` (a new period starts at 0).
-    pub(super) fn lock(&self, period_start: i64) -> QuotaGuard<'_> {
+    /// Lock the counter for the period `[start, end)` (a new period starts at 0).
+    pub(super) fn lock(&self, (start, end): (i64, i64)) -> QuotaGuard<'_> {
         let mut g = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if g.0 != period_start {
-            *g = (period_start, 0);
+        if g.start != start {
+            *g = QuotaState {
+                start,
+                end,
+                count: 0,
+            };
         }
         QuotaGuard { guard: g }
+    }
+
+    /// Whether the counter holds nothing at Unix time `now`: its period is over or it counted
+    /// nothing, so it is the same as a new one and may be forgotten.
+    pub(super) fn is_spent(&self, now: i64) -> bool {
+        let g = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        g.count == 0 || now >= g.end
     }
 }
 
 /// A locked quota counter.
 pub(super) struct QuotaGuard<'a> {
-    guard: std::sync::MutexGuard<'a, (i64, u64)>,
+    guard: std::sync::MutexGuard<'a, QuotaState>,
 }
 
 impl QuotaGuard<'_> {
     /// Whether one more request stays within `limit`.
     pub(super) fn allows(&self, limit: u64) -> bool {
-        self.guard.1 < limit
+        self.guard.count < limit
     }
 
     /// Count one request.
     pub(super) fn count(&mut self) {
-        self.guard.1 += 1;
+        self.guard.count += 1;
     }
 }
 

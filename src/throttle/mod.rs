@@ -31,10 +31,58 @@ pub const X_API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key
 pub struct ThrottleRuntime {
     buckets: Mutex<HashMap<String, Weak<LocalBucket>>>,
     /// Per key (or client) plan buckets, by store key.
-    plan_buckets: Mutex<HashMap<String, Arc<LocalBucket>>>,
+    plan_buckets: Mutex<PerClient<LocalBucket>>,
     /// Quota counters by plan and key (or client).
-    quotas: Mutex<HashMap<String, Arc<LocalQuota>>>,
+    quotas: Mutex<PerClient<LocalQuota>>,
     store: Mutex<Option<Arc<RedisStore>>>,
+}
+
+/// Entries per client kept before the first sweep of [`PerClient`].
+const SWEEP_MIN: usize = 1024;
+
+/// State kept per API key or client (plan buckets, quota counters). An entry that holds
+/// nothing a new one would not (a refilled bucket, a quota of a past period) is forgotten when
+/// the map has doubled since the last sweep: a gateway that runs for months keeps the clients
+/// that are busy, not every client it ever saw, at an amortised cost per new client.
+#[derive(Debug)]
+struct PerClient<T> {
+    map: HashMap<String, Arc<T>>,
+    /// Size at which the next new client sweeps the map first.
+    sweep_at: usize,
+}
+
+impl<T> Default for PerClient<T> {
+    fn default() -> Self {
+        PerClient {
+            map: HashMap::new(),
+            sweep_at: SWEEP_MIN,
+        }
+    }
+}
+
+impl<T> PerClient<T> {
+    /// The entry of `key`; a new one from `make` if there is none, after sweeping out the
+    /// entries `forgettable` says hold nothing (`at_sweep` is called once per sweep).
+    fn get_or_make<F: Fn(&T) -> bool>(
+        &mut self,
+        key: &str,
+        make: impl FnOnce() -> T,
+        at_sweep: impl FnOnce() -> F,
+    ) -> Arc<T> {
+        if let Some(v) = self.map.get(key) {
+            return v.clone();
+        }
+        if self.map.len() >= self.sweep_at {
+            let forgettable = at_sweep();
+            // An entry a request in flight holds is kept: it may be about to take from it.
+            self.map
+                .retain(|_, v| Arc::strong_count(v) > 1 || !forgettable(v));
+            self.sweep_at = (self.map.len() * 2).max(SWEEP_MIN);
+        }
+        let v = Arc::new(make());
+        self.map.insert(key.to_owned(), v.clone());
+        v
+    }
 }
 
 impl ThrottleRuntime {
@@ -51,21 +99,34 @@ impl ThrottleRuntime {
         b
     }
 
+    /// The plan bucket of one key or client, by store key.
     fn plan_bucket(&self, key: String, limit: Throttle) -> Arc<LocalBucket> {
         let mut map = self.plan_buckets.lock().unwrap_or_else(|p| p.into_inner());
-        map.entry(key.clone())
-            .or_insert_with(|| Arc::new(LocalBucket::new(limit, key)))
-            .clone()
+        map.get_or_make(
+            &key,
+            || LocalBucket::new(limit, key.clone()),
+            || {
+                let now = Instant::now();
+                move |b: &LocalBucket| b.is_full(now)
+            },
+        )
     }
 
-    fn quota(&self, key: &str) -> Arc<LocalQuota> {
+    /// The quota counter of one plan and key or client; `now` is Unix time.
+    fn quota(&self, key: &str, now: i64) -> Arc<LocalQuota> {
         let mut map = self.quotas.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(q) = map.get(key) {
-            return q.clone();
-        }
-        let q = Arc::new(LocalQuota::default());
-        map.insert(key.to_owned(), q.clone());
-        q
+        map.get_or_make(key, LocalQuota::default, || {
+            move |q: &LocalQuota| q.is_spent(now)
+        })
+    }
+
+    /// How many plan buckets and quota counters the gateway keeps (tests).
+    #[cfg(test)]
+    fn per_client_entries(&self) -> (usize, usize) {
+        (
+            self.plan_buckets.lock().unwrap().map.len(),
+            self.quotas.lock().unwrap().map.len(),
+        )
     }
 
     fn store(&self, config: &crate::config::RateLimitStore) -> Arc<RedisStore> {
@@ -328,8 +389,8 @@ pub async fn admit(
                 limit: q.limit,
                 expires_at: end,
             },
-            local: t.runtime.quota(&counter),
-            start,
+            local: t.runtime.quota(&counter, now),
+            period: (start, end),
         })
     });
     let plan_name = plan.as_ref().map_or("", |p| &*p.plan.name);
@@ -384,7 +445,8 @@ impl<'b> Applies<'b> {
 struct Quota {
     check: QuotaCheck,
     local: Arc<LocalQuota>,
-    start: i64,
+    /// Unix times the quota's current period starts and ends.
+    period: (i64, i64),
 }
 
 /// The verdict of the store when there is one and it answers; else of this process's buckets
@@ -442,7 +504,7 @@ fn decide_locally(buckets: &[&LocalBucket], quota: Option<&Quota>) -> Verdict {
         guards[index] = Some(g);
     }
     if let Some(q) = quota {
-        let mut g = q.local.lock(q.start);
+        let mut g = q.local.lock(q.period);
         if !g.allows(q.check.limit) {
             give_back(&spent);
             return Verdict::QuotaExceeded;
@@ -458,6 +520,70 @@ fn decide_locally(buckets: &[&LocalBucket], quota: Option<&Quota>) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clients_gone_quiet_are_forgotten_and_busy_ones_keep_their_levels() {
+        let rt = ThrottleRuntime::default();
+        let limit = Throttle {
+            rate: 0.001,
+            burst: 5,
+        };
+        let now = 1_000_000;
+        let count_one = |key: &str, period: (i64, i64)| {
+            let local = rt.quota(key, now);
+            let quota = Quota {
+                check: QuotaCheck {
+                    key: key.into(),
+                    limit: 10,
+                    expires_at: period.1,
+                },
+                local,
+                period,
+            };
+            let busy = rt.plan_bucket(format!("bucket:{key}"), limit);
+            assert!(matches!(
+                decide_locally(&[&busy], Some(&quota)),
+                Verdict::Admitted
+            ));
+        };
+        // One client is busy in the current period; one counted in a period that has ended.
+        count_one("busy", (now - 10, now + 3600));
+        count_one("last-month", (now - 7200, now - 3600));
+        // Then many clients come once each and their buckets refill.
+        let held = rt.plan_bucket("bucket:in-flight".into(), limit);
+        for i in 0..3 * SWEEP_MIN {
+            rt.plan_bucket(format!("bucket:once-{i}"), limit);
+            rt.quota(&format!("once-{i}"), now);
+        }
+        let (buckets, quotas) = rt.per_client_entries();
+        assert!(
+            buckets <= 2 * SWEEP_MIN && quotas <= 2 * SWEEP_MIN,
+            "kept {buckets} buckets and {quotas} quotas of {} clients",
+            3 * SWEEP_MIN
+        );
+        // The busy client's bucket and quota are the ones it spent from, not new ones.
+        let busy = rt.plan_bucket("bucket:busy".into(), limit);
+        assert!(
+            !busy.is_full(Instant::now()),
+            "the busy client's bucket was refilled"
+        );
+        let quota = rt.quota("busy", now);
+        let g = quota.lock((now - 10, now + 3600));
+        assert!(
+            g.allows(2) && !g.allows(1),
+            "the busy client's count of 1 was lost"
+        );
+        drop(g);
+        // The bucket a request in flight holds stays the same one even though it is full.
+        assert!(Arc::ptr_eq(
+            &held,
+            &rt.plan_bucket("bucket:in-flight".into(), limit)
+        ));
+        // The quota of a past period went: a new one starts at 0 whatever period it is asked for.
+        let past = rt.quota("last-month", now);
+        assert!(past.is_spent(now));
+        assert!(past.lock((now - 7200, now - 3600)).allows(1));
+    }
 
     #[test]
     fn a_token_a_worker_held_goes_back_when_another_bucket_refuses() {
