@@ -205,6 +205,20 @@ impl<T> FramingGuard<T> {
         &self.inner
     }
 
+    /// The wrapped connection, to read from it past the guard.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
+    /// HTTP/1: a request body has started and its end has not been handed on yet, so the client
+    /// may still be sending it.
+    pub fn mid_body(&self) -> bool {
+        !matches!(
+            self.state,
+            State::Head | State::Passthrough | State::Fixed(0)
+        )
+    }
+
     /// Received bytes framed and waiting to be read.
     pub fn pending(&self) -> &[u8] {
         &self.out[self.out_pos..]

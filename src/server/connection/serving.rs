@@ -34,6 +34,15 @@ const H2_PREFACE_HEAD: &[u8] = b"PRI * HTTP/2.0\r\n\r\n";
 /// this of parking makes the connection busy.
 const LINGER: Duration = Duration::from_millis(10);
 
+/// Longest an HTTP/1 connection closed in the middle of a request body (an early answer: 413,
+/// 403) takes in and discards the rest of it, so a client that writes its whole body before
+/// reading is not reset under its writes and gets to read the answer (RFC 9112 section 9.6;
+/// NGINX's `lingering_close`).
+const DISCARD_TIME: Duration = Duration::from_secs(5);
+
+/// Most bytes discarded that way: past it, the connection closes even within [`DISCARD_TIME`].
+const DISCARD_BYTES: u64 = 64 << 20;
+
 /// The connection as hyper sees it.
 type Io<T> = TokioIo<FramingGuard<T>>;
 
@@ -42,6 +51,14 @@ type Io<T> = TokioIo<FramingGuard<T>>;
 struct Linger {
     timer: Pin<Box<Sleep>>,
     moves: u64,
+}
+
+/// The rest of a request body after an early answer, read and dropped until the client
+/// closes, [`DISCARD_TIME`] passes or [`DISCARD_BYTES`] came.
+struct Discard<T> {
+    io: Io<T>,
+    until: Pin<Box<Sleep>>,
+    left: u64,
 }
 
 /// hyper's side of one connection (see the module documentation).
@@ -75,6 +92,8 @@ where
     H2(Pin<Box<http2::Connection<Io<T>, S, TokioExecutor>>>),
     /// Sending TLS close_notify and closing the socket, as hyper does when HTTP/1 ends.
     ShuttingDown(Io<T>),
+    /// Closed on our side in the middle of a request body: taking in the rest, discarded.
+    Discarding(Box<Discard<T>>),
     Done,
 }
 
@@ -162,7 +181,14 @@ where
                 }
                 State::ShuttingDown(io) => {
                     let r = ready!(Pin::new(io.inner_mut()).poll_shutdown(cx));
-                    return self.end(r.map_err(Into::into));
+                    if r.is_err() || !io.inner().mid_body() {
+                        return self.end(r.map_err(Into::into));
+                    }
+                    self.discard_rest();
+                }
+                State::Discarding(d) => {
+                    ready!(d.poll_rest(cx));
+                    return self.end(Ok(()));
                 }
                 State::Done => return Poll::Ready(Ok(())),
             }
@@ -176,7 +202,7 @@ where
             State::Serving(conn) => Pin::new(&mut **conn).graceful_shutdown(),
             State::H2(conn) => conn.as_mut().graceful_shutdown(),
             State::Parked(_) => self.shut_down(),
-            State::ShuttingDown(_) | State::Done => {}
+            State::ShuttingDown(_) | State::Discarding(_) | State::Done => {}
         }
     }
 
@@ -236,6 +262,18 @@ where
         self.parked_at = Some(Instant::now());
     }
 
+    /// Our side is closed in the middle of a request body: take in the rest before closing.
+    fn discard_rest(&mut self) {
+        if let State::ShuttingDown(io) = std::mem::replace(&mut self.state, State::Done) {
+            tracing::debug!("closed during a request body; discarding the rest of it");
+            self.state = State::Discarding(Box::new(Discard {
+                io,
+                until: Box::pin(tokio::time::sleep(DISCARD_TIME)),
+                left: DISCARD_BYTES,
+            }));
+        }
+    }
+
     fn shut_down(&mut self) {
         if let State::Parked(io) = std::mem::replace(&mut self.state, State::Done) {
             self.state = State::ShuttingDown(io);
@@ -245,6 +283,24 @@ where
     fn end(&mut self, r: Result<(), BoxError>) -> Poll<Result<(), BoxError>> {
         self.state = State::Done;
         Poll::Ready(r)
+    }
+}
+
+impl<T: AsyncRead + Unpin> Discard<T> {
+    /// Ready once the client closed, sent [`DISCARD_BYTES`] or [`DISCARD_TIME`] passed.
+    fn poll_rest(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut scratch = [0u8; 8192];
+        while self.left > 0 {
+            let mut buf = tokio::io::ReadBuf::new(&mut scratch);
+            match Pin::new(self.io.inner_mut().get_mut()).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(())) if !buf.filled().is_empty() => {
+                    self.left = self.left.saturating_sub(buf.filled().len() as u64);
+                }
+                Poll::Ready(_) => return Poll::Ready(()),
+                Poll::Pending => return self.until.as_mut().poll(cx),
+            }
+        }
+        Poll::Ready(())
     }
 }
 
