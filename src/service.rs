@@ -118,43 +118,55 @@ struct Routed<'c> {
 }
 
 /// Answer one request, counted in flight by `in_flight` until its response is done.
-pub async fn handle(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice (rust-lang/rust#62958); every request moves this future"
+)]
+pub fn handle(
     req: Request<Incoming>,
     ctx: Arc<ConnContext>,
     in_flight: InFlightGuard,
-) -> Result<Response<ResponseBody>, Infallible> {
-    let mut ex = Exchange::start(&ctx, &req, in_flight);
-    let resp = match proxy(req, &mut ex).await {
-        Ok(resp) => resp,
-        Err(e) => refuse(e, &mut ex),
-    };
-    Ok(answer(resp, ex))
+) -> impl Future<Output = Result<Response<ResponseBody>, Infallible>> + Send {
+    async move {
+        let mut ex = Exchange::start(&ctx, &req, in_flight);
+        let resp = match proxy(req, &mut ex).await {
+            Ok(resp) => resp,
+            Err(e) => refuse(e, &mut ex),
+        };
+        Ok(answer(resp, ex))
+    }
 }
 
 /// The request's way, up to the upstream's response.
-async fn proxy(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice (rust-lang/rust#62958); every request moves this future"
+)]
+fn proxy(
     req: Request<Incoming>,
     ex: &mut Exchange<'_>,
-) -> Result<Response<ResponseBody>, RequestError> {
-    crate::checks::request(&req, &ex.snapshot.config.limits)?;
-    let routed = route(&req, ex)?;
-    let domain_rules = ex.domain.authorization.as_ref();
-    let caller = crate::authz::Caller::new(&ex.ctx.identity).from_address(ex.ctx.peer.ip());
-    crate::authz::authorize(&caller, domain_rules, &routed.target, routed.index)?;
-    crate::throttle::admit(
-        &ex.snapshot.throttle,
-        &routed.target,
-        routed.index,
-        req.headers(),
-        &caller,
-        &ex.ctx.metrics,
-    )
-    .await?;
-    if let IntegrationTarget::Mock(m) = &routed.target.integrations[routed.index].target {
-        return Ok(mock(m));
+) -> impl Future<Output = Result<Response<ResponseBody>, RequestError>> + Send {
+    async move {
+        crate::checks::request(&req, &ex.snapshot.config.limits)?;
+        let routed = route(&req, ex)?;
+        let domain_rules = ex.domain.authorization.as_ref();
+        let caller = crate::authz::Caller::new(&ex.ctx.identity).from_address(ex.ctx.peer.ip());
+        crate::authz::authorize(&caller, domain_rules, &routed.target, routed.index)?;
+        crate::throttle::admit(
+            &ex.snapshot.throttle,
+            &routed.target,
+            routed.index,
+            req.headers(),
+            &caller,
+            &ex.ctx.metrics,
+        )
+        .await?;
+        if let IntegrationTarget::Mock(m) = &routed.target.integrations[routed.index].target {
+            return Ok(mock(m));
+        }
+        let answer = forward(req, &routed, ex).await?;
+        Ok(relay(answer, &routed, ex))
     }
-    let answer = forward(req, &routed, ex).await?;
-    Ok(relay(answer, &routed, ex))
 }
 
 impl<'c> Exchange<'c> {
@@ -301,64 +313,70 @@ fn map_parameters(
 
 /// Send the request upstream, its body streamed and bounded; a body the client broke is the
 /// client's error, whatever the upstream side then saw.
-async fn forward(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice (rust-lang/rust#62958); every request moves this future"
+)]
+fn forward(
     req: Request<Incoming>,
     routed: &Routed<'_>,
     ex: &mut Exchange<'_>,
-) -> Result<Answer, RequestError> {
-    let integration = &routed.target.integrations[routed.index];
-    let snapshot = ex.snapshot.again();
-    let dest = snapshot
-        .upstreams
-        .destination(integration)
-        .ok_or(RequestError::Internal(
-            "the route names a pool that is not built",
-        ))?;
-    let limits = &snapshot.config.limits;
-    let (mut parts, body) = req.into_parts();
-    if let Some(m) = &routed.upstream_method {
-        parts.method = m.clone();
-    }
-    let body = RequestBody::new(
-        body,
-        limits.max_body_bytes,
-        limits.request_body_timeout,
-        ex.verdict.clone(),
-    );
-    let client = ClientSide {
-        forwarded_for: &ex.ctx.forwarded_for,
-        identity: crate::forward::Sources {
-            identity: &ex.ctx.identity,
-            chain: ex.ctx.chain.as_deref(),
-            by: &ex.domain.server_uris,
-            prebuilt_by: &ex.ctx.domain.server_uris,
-            built: &ex.ctx.identity_built,
-        },
-        identity_headers: ex
-            .domain
-            .identity_headers
-            .overlaid(&routed.target.router.identity(routed.index)),
-        request_id: &ex.request_id,
-        forwarding: &snapshot.config.forwarding,
-    };
-    let fixed_host = integration.host.as_ref();
-    // The target is dialled by the client; the request line carries the origin form.
-    let build = |parts, body, _target: &Authority, host: &HeaderValue| {
-        let host = fixed_host.unwrap_or(host);
-        let uri = Uri::from(routed.path_and_query.clone());
-        forward::upstream_request(parts, body, uri, host, client, &routed.headers)
-    };
-    let sent = Instant::now();
-    let result = upstream::send(dest, parts, body, routed.timeout, build).await;
-    ex.log.upstream_latency = Some(sent.elapsed());
-    match result {
-        Ok(answer) => {
-            ex.log.upstream = Some(answer.target.clone());
-            Ok(answer)
+) -> impl Future<Output = Result<Answer, RequestError>> + Send {
+    async move {
+        let integration = &routed.target.integrations[routed.index];
+        let snapshot = ex.snapshot.again();
+        let dest = snapshot
+            .upstreams
+            .destination(integration)
+            .ok_or(RequestError::Internal(
+                "the route names a pool that is not built",
+            ))?;
+        let limits = &snapshot.config.limits;
+        let (mut parts, body) = req.into_parts();
+        if let Some(m) = &routed.upstream_method {
+            parts.method = m.clone();
         }
-        Err(e) => {
-            ex.log.upstream = e.target().cloned();
-            Err(body_fault(&ex.verdict).map_or_else(|| e.into(), Into::into))
+        let body = RequestBody::new(
+            body,
+            limits.max_body_bytes,
+            limits.request_body_timeout,
+            ex.verdict.clone(),
+        );
+        let client = ClientSide {
+            forwarded_for: &ex.ctx.forwarded_for,
+            identity: crate::forward::Sources {
+                identity: &ex.ctx.identity,
+                chain: ex.ctx.chain.as_deref(),
+                by: &ex.domain.server_uris,
+                prebuilt_by: &ex.ctx.domain.server_uris,
+                built: &ex.ctx.identity_built,
+            },
+            identity_headers: ex
+                .domain
+                .identity_headers
+                .overlaid(&routed.target.router.identity(routed.index)),
+            request_id: &ex.request_id,
+            forwarding: &snapshot.config.forwarding,
+        };
+        let fixed_host = integration.host.as_ref();
+        // The target is dialled by the client; the request line carries the origin form.
+        let build = |parts, body, _target: &Authority, host: &HeaderValue| {
+            let host = fixed_host.unwrap_or(host);
+            let uri = Uri::from(routed.path_and_query.clone());
+            forward::upstream_request(parts, body, uri, host, client, &routed.headers)
+        };
+        let sent = Instant::now();
+        let result = upstream::send(dest, parts, body, routed.timeout, build).await;
+        ex.log.upstream_latency = Some(sent.elapsed());
+        match result {
+            Ok(answer) => {
+                ex.log.upstream = Some(answer.target.clone());
+                Ok(answer)
+            }
+            Err(e) => {
+                ex.log.upstream = e.target().cloned();
+                Err(body_fault(&ex.verdict).map_or_else(|| e.into(), Into::into))
+            }
         }
     }
 }

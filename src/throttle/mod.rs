@@ -463,7 +463,9 @@ async fn decide(
             *slot = (b.store_key.as_str(), b.limit);
         }
         let keyed = &keyed[..buckets.len().min(4)];
-        match store.admit(keyed, quota.map(|q| &q.check)).await {
+        // Boxed: only a gateway with a store waits for it, and its future would otherwise
+        // enlarge every request's admission (and each copy of it) by 600 bytes.
+        match Box::pin(store.admit(keyed, quota.map(|q| &q.check))).await {
             Ok(v) => return v,
             Err(_) => {
                 metrics.rate_limit_store_failures.inc();

@@ -63,31 +63,37 @@ impl Client {
 
     /// Send `req` (origin-form URI, `Host` set) to `target` over an idle connection, else a new
     /// one; the connection comes back with the response and is parked again when dropped.
-    pub async fn send(
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps its arguments twice (rust-lang/rust#62958); every request moves this future"
+    )]
+    pub fn send(
         &self,
         scheme: Scheme,
         target: &Authority,
         mut req: Request<RequestBody>,
-    ) -> Result<(Response<Incoming>, Connection), ClientError> {
-        // An idle connection the upstream closed just now fails before the request leaves;
-        // hyper hands the request back and the next idle one (or a new one) gets it.
-        while let Some(mut sender) = self.parking.take(scheme, target.as_str()) {
-            match sender.try_send_request(req).await {
-                Ok(response) => return Ok((response, self.lend(sender, scheme, target))),
-                Err(mut e) => match e.take_message() {
-                    Some(unsent) => req = unsent,
-                    None => return Err(ClientError::Exchange(e.into_error())),
-                },
+    ) -> impl Future<Output = Result<(Response<Incoming>, Connection), ClientError>> + Send {
+        async move {
+            // An idle connection the upstream closed just now fails before the request leaves;
+            // hyper hands the request back and the next idle one (or a new one) gets it.
+            while let Some(mut sender) = self.parking.take(scheme, target.as_str()) {
+                match sender.try_send_request(req).await {
+                    Ok(response) => return Ok((response, self.lend(sender, scheme, target))),
+                    Err(mut e) => match e.take_message() {
+                        Some(unsent) => req = unsent,
+                        None => return Err(ClientError::Exchange(e.into_error())),
+                    },
+                }
             }
+            // Boxed: dialling is rare next to reuse, and its future would otherwise enlarge every
+            // exchange's future (and each copy of it) by a kilobyte.
+            let mut sender = Box::pin(self.connect(scheme, target)).await?;
+            let response = sender
+                .send_request(req)
+                .await
+                .map_err(ClientError::Exchange)?;
+            Ok((response, self.lend(sender, scheme, target)))
         }
-        // Boxed: dialling is rare next to reuse, and its future would otherwise enlarge every
-        // exchange's future (and each copy of it) by a kilobyte.
-        let mut sender = Box::pin(self.connect(scheme, target)).await?;
-        let response = sender
-            .send_request(req)
-            .await
-            .map_err(ClientError::Exchange)?;
-        Ok((response, self.lend(sender, scheme, target)))
     }
 
     /// How many open connections are parked for `target`, and how many of them take a request

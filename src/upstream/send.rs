@@ -90,129 +90,148 @@ impl SendError {
 
 /// Send a request, built for each target tried by `build(parts, body, target, host)`, and wait
 /// at most `timeout` for the response head.
-pub async fn send(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice (rust-lang/rust#62958); every request moves this future"
+)]
+pub fn send(
     dest: Destination<'_>,
     parts: Parts,
     body: RequestBody,
     timeout: Duration,
-    build: impl Fn(Parts, RequestBody, &Authority, &HeaderValue) -> Request<RequestBody>,
-) -> Result<Answer, SendError> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    match dest {
-        Destination::Direct(client, authority, scheme) => {
-            let host =
-                HeaderValue::from_str(authority.as_str()).map_err(|e| SendError::Failed {
+    build: impl Fn(Parts, RequestBody, &Authority, &HeaderValue) -> Request<RequestBody> + Send,
+) -> impl Future<Output = Result<Answer, SendError>> + Send {
+    async move {
+        let deadline = tokio::time::Instant::now() + timeout;
+        match dest {
+            Destination::Direct(client, authority, scheme) => {
+                let host =
+                    HeaderValue::from_str(authority.as_str()).map_err(|e| SendError::Failed {
+                        target: authority.clone(),
+                        reason: e.to_string(),
+                        connect: true,
+                    })?;
+                let req = build(parts, body, authority, &host);
+                let (response, connection) =
+                    request(client, scheme, req, authority, deadline, timeout).await?;
+                Ok(Answer {
+                    response,
+                    lease: None,
+                    connection,
                     target: authority.clone(),
-                    reason: e.to_string(),
-                    connect: true,
-                })?;
-            let req = build(parts, body, authority, &host);
-            let (response, connection) =
-                request(client, scheme, req, authority, deadline, timeout).await?;
-            Ok(Answer {
-                response,
-                lease: None,
-                connection,
-                target: authority.clone(),
-            })
-        }
-        Destination::Pool(pool, client, scheme) => {
-            pool.send((client, scheme), parts, body, deadline, timeout, build)
-                .await
+                })
+            }
+            Destination::Pool(pool, client, scheme) => {
+                pool.send((client, scheme), parts, body, deadline, timeout, build)
+                    .await
+            }
         }
     }
 }
 
 impl Pool {
-    async fn send(
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps its arguments twice (rust-lang/rust#62958); every request moves this future"
+    )]
+    fn send(
         self: &Arc<Self>,
         (client, scheme): (&Client, Scheme),
         parts: Parts,
         body: RequestBody,
         deadline: tokio::time::Instant,
         timeout: Duration,
-        build: impl Fn(Parts, RequestBody, &Authority, &HeaderValue) -> Request<RequestBody>,
-    ) -> Result<Answer, SendError> {
-        let mut lease = self
-            .pick(None)
-            .ok_or_else(|| SendError::AllBusy(self.name.clone()))?;
-        // Idempotent requests without a body can be sent again to another target after a
-        // connect failure (nothing reached the first one); a body cannot be replayed.
-        let replay = (self.retries > 0
-            && self.targets.len() > 1
-            && is_idempotent(&parts.method)
-            && body.is_end_stream())
-        .then(|| parts.clone());
-        let mut attempt = (parts, body);
-        let mut retries = 0u32;
-        loop {
-            // The worker's own copies: the request clones them (see `Target::local`).
-            let (authority, host) = lease.target().local();
-            let req = build(attempt.0, attempt.1, authority, host);
-            match request(client, scheme, req, authority, deadline, timeout).await {
-                Ok((response, connection)) => {
-                    self.answered(lease.index, response.status().as_u16());
-                    let target = authority.clone();
-                    return Ok(Answer {
-                        response,
-                        lease: Some(lease),
-                        connection,
-                        target,
-                    });
+        build: impl Fn(Parts, RequestBody, &Authority, &HeaderValue) -> Request<RequestBody> + Send,
+    ) -> impl Future<Output = Result<Answer, SendError>> + Send {
+        async move {
+            let mut lease = self
+                .pick(None)
+                .ok_or_else(|| SendError::AllBusy(self.name.clone()))?;
+            // Idempotent requests without a body can be sent again to another target after a
+            // connect failure (nothing reached the first one); a body cannot be replayed.
+            let replay = (self.retries > 0
+                && self.targets.len() > 1
+                && is_idempotent(&parts.method)
+                && body.is_end_stream())
+            .then(|| parts.clone());
+            let mut attempt = (parts, body);
+            let mut retries = 0u32;
+            loop {
+                // The worker's own copies: the request clones them (see `Target::local`).
+                let (authority, host) = lease.target().local();
+                let req = build(attempt.0, attempt.1, authority, host);
+                match request(client, scheme, req, authority, deadline, timeout).await {
+                    Ok((response, connection)) => {
+                        self.answered(lease.index, response.status().as_u16());
+                        let target = authority.clone();
+                        return Ok(Answer {
+                            response,
+                            lease: Some(lease),
+                            connection,
+                            target,
+                        });
+                    }
+                    Err(e @ SendError::Failed { connect: true, .. }) => {
+                        self.eject(lease.index);
+                        retries += 1;
+                        let Some(parts) = replay.as_ref().filter(|_| retries <= self.retries)
+                        else {
+                            return Err(e);
+                        };
+                        lease = self.pick(Some(lease.index)).ok_or(e)?;
+                        attempt = (parts.clone(), RequestBody::empty());
+                        tracing::info!(pool = %self.name, attempt = retries, "retrying an idempotent request on another target");
+                    }
+                    Err(e) => return Err(e),
                 }
-                Err(e @ SendError::Failed { connect: true, .. }) => {
-                    self.eject(lease.index);
-                    retries += 1;
-                    let Some(parts) = replay.as_ref().filter(|_| retries <= self.retries) else {
-                        return Err(e);
-                    };
-                    lease = self.pick(Some(lease.index)).ok_or(e)?;
-                    attempt = (parts.clone(), RequestBody::empty());
-                    tracing::info!(pool = %self.name, attempt = retries, "retrying an idempotent request on another target");
-                }
-                Err(e) => return Err(e),
             }
         }
     }
 }
 
 /// One exchange with one target.
-async fn request(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice (rust-lang/rust#62958); every request moves this future"
+)]
+fn request(
     client: &Client,
     scheme: Scheme,
     req: Request<RequestBody>,
     target: &Authority,
     deadline: tokio::time::Instant,
     timeout: Duration,
-) -> Result<(Response<Incoming>, Connection), SendError> {
-    match tokio::time::timeout_at(deadline, client.send(scheme, target, req)).await {
-        Err(_) => Err(SendError::Timeout {
-            target: target.clone(),
-            timeout,
-        }),
-        Ok(Ok((resp, connection))) => match relayable(resp, target) {
-            Ok(resp) => Ok((resp, connection)),
-            Err(refused) => {
-                // Whatever followed a response with ambiguous framing is not trusted: the
-                // connection is closed, never parked for another request.
-                connection.discard();
-                Err(refused)
-            }
-        },
-        Ok(Err(e)) => {
-            let reason = error_chain(&e);
-            match e {
-                ClientError::Exchange(h) if is_malformed_response(&h) => {
-                    Err(SendError::Malformed {
-                        target: target.clone(),
-                        reason,
-                    })
+) -> impl Future<Output = Result<(Response<Incoming>, Connection), SendError>> + Send {
+    async move {
+        match tokio::time::timeout_at(deadline, client.send(scheme, target, req)).await {
+            Err(_) => Err(SendError::Timeout {
+                target: target.clone(),
+                timeout,
+            }),
+            Ok(Ok((resp, connection))) => match relayable(resp, target) {
+                Ok(resp) => Ok((resp, connection)),
+                Err(refused) => {
+                    // Whatever followed a response with ambiguous framing is not trusted: the
+                    // connection is closed, never parked for another request.
+                    connection.discard();
+                    Err(refused)
                 }
-                e => Err(SendError::Failed {
-                    target: target.clone(),
-                    connect: matches!(e, ClientError::Connect(_)),
-                    reason,
-                }),
+            },
+            Ok(Err(e)) => {
+                let reason = error_chain(&e);
+                match e {
+                    ClientError::Exchange(h) if is_malformed_response(&h) => {
+                        Err(SendError::Malformed {
+                            target: target.clone(),
+                            reason,
+                        })
+                    }
+                    e => Err(SendError::Failed {
+                        target: target.clone(),
+                        connect: matches!(e, ClientError::Connect(_)),
+                        reason,
+                    }),
+                }
             }
         }
     }
