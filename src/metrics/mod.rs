@@ -263,7 +263,7 @@ impl Metrics {
         registry.register(
             "trust_closed_connections",
             "Connections closed after their current request because the client's certificate \
-             no longer passed the domain's trust (reload) or expired",
+             no longer passed the domain's trust (reload), expired, or its domain was removed",
             m.trust_closures.clone(),
         );
         registry.register(

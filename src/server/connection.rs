@@ -350,6 +350,7 @@ impl Connection {
                             // on the snapshot they started with, and the connection closes.
                             (None, _) => {
                                 tracing::info!(client = %self.peer, domain = &*life.domain, "domain removed by reload; closing its connection after the current request");
+                                self.count_closure(&life.domain, "domain_removed");
                                 closing = true;
                             }
                             (Some(domain), Some(j)) => {
@@ -390,6 +391,11 @@ impl Connection {
             reason,
             "client no longer trusted; closing its connection after the current request"
         );
+        self.count_closure(domain, why);
+    }
+
+    /// Count a connection closed because a reload or time took its trust away.
+    fn count_closure(&self, domain: &Arc<str>, why: &'static str) {
         self.metrics
             .trust_closures
             .get_or_create(&crate::metrics::TrustClosureLabels {

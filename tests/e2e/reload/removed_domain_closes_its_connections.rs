@@ -1,7 +1,7 @@
 //! A reload that removes a domain from its listener reaches the domain's live connections: a
 //! request in flight across the reload is answered (with `Connection: close`), then the
-//! connection is closed; the domain that stays keeps its connections, and a new handshake for
-//! the removed name is refused.
+//! connection is closed and counted; the domain that stays keeps its connections, and a new
+//! handshake for the removed name is refused.
 
 use crate::support::*;
 
@@ -73,6 +73,12 @@ async fn connections_of_a_removed_domain_close_after_their_request() {
             "the removed domain's {name} connection stayed open"
         );
     }
+    let closed = metric_sum(
+        &gw.metrics().await,
+        "portcullis_trust_closed_connections_total",
+        &[("domain", "localhost"), ("reason", "domain_removed")],
+    );
+    assert_eq!(closed, 2.0, "the busy and the idle connection are counted");
     let removed = get_at(listen, &pki, "/inventory").await;
     assert!(
         removed.is_err(),
