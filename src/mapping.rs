@@ -175,7 +175,10 @@ fn percent_decode(s: &str) -> Cow<'_, str> {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'%' if i + 2 < b.len() => match (hex_val(b[i + 1]), hex_val(b[i + 2])) {
+            b'%' if i + 2 < b.len() => match (
+                crate::percent::hex_digit(b[i + 1]),
+                crate::percent::hex_digit(b[i + 2]),
+            ) {
                 (Some(h), Some(l)) => {
                     out.push(h * 16 + l);
                     i += 3;
@@ -189,10 +192,6 @@ fn percent_decode(s: &str) -> Cow<'_, str> {
         i += 1;
     }
     Cow::Owned(String::from_utf8_lossy(&out).into_owned())
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    (c as char).to_digit(16).map(|d| d as u8)
 }
 
 /// Bytes kept as they are in a path segment (RFC 3986 unreserved plus a few sub-delims).

@@ -105,8 +105,8 @@ fn percent_decode(input: &[u8]) -> Result<Vec<u8>, PathError> {
             let hex = input
                 .get(i + 1..i + 3)
                 .ok_or(PathError::BadPercentEncoding)?;
-            let hi = hex_val(hex[0]).ok_or(PathError::BadPercentEncoding)?;
-            let lo = hex_val(hex[1]).ok_or(PathError::BadPercentEncoding)?;
+            let hi = crate::percent::hex_digit(hex[0]).ok_or(PathError::BadPercentEncoding)?;
+            let lo = crate::percent::hex_digit(hex[1]).ok_or(PathError::BadPercentEncoding)?;
             out.push(hi << 4 | lo);
             i += 3;
         } else {
@@ -115,15 +115,6 @@ fn percent_decode(input: &[u8]) -> Result<Vec<u8>, PathError> {
         }
     }
     Ok(out)
-}
-
-fn hex_val(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

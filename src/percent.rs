@@ -1,5 +1,6 @@
 //! Percent-encoding (RFC 3986) for the values the gateway writes into URLs and headers: request
-//! parameters mapped into a path or query, and the PEM certificates in `x-forwarded-client-cert`.
+//! parameters mapped into a path or query, and the PEM certificates in `x-forwarded-client-cert`;
+//! and the hex digits of the `%XX` escapes it reads in paths and parameters.
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
 
@@ -18,6 +19,16 @@ pub fn push_encoded(out: &mut String, s: &str, keep: &[u8]) {
     }
 }
 
+/// The value of one hex digit of a `%XX` escape (either case), `None` for any other byte.
+pub fn hex_digit(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
 /// `s` percent-encoded, keeping ASCII letters, digits and the bytes in `keep`.
 pub fn encoded(s: &str, keep: &[u8]) -> String {
     let mut out = String::with_capacity(s.len());
@@ -28,6 +39,14 @@ pub fn encoded(s: &str, keep: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_digits_of_either_case_and_nothing_else_have_a_value() {
+        for b in 0u8..=255 {
+            let want = char::from(b).to_digit(16).map(|d| d as u8);
+            assert_eq!(hex_digit(b), want, "byte {b}");
+        }
+    }
 
     #[test]
     fn every_byte_outside_the_kept_set_is_percent_encoded_as_upper_case_hex() {
