@@ -27,9 +27,8 @@ mod tests {
     use super::*;
 
     fn clients(workers: usize) -> WorkerClients {
-        let tls = crate::tls::client::direct_config(&Default::default());
         WorkerClients::new(workers, || {
-            super::super::client(tls.clone(), None, std::time::Duration::from_secs(1), 8192)
+            super::super::client::tests::client(std::time::Duration::from_secs(1))
         })
     }
 

@@ -353,7 +353,7 @@ mod tests {
             max_in_flight,
             retries: 1,
             client: WorkerClients::new(1, || {
-                super::super::client(tls.clone(), None, Duration::from_secs(1), 8192)
+                super::super::client::tests::client(Duration::from_secs(1))
             }),
             named: Default::default(),
             tls: Arc::new(tls),
