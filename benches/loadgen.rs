@@ -40,6 +40,9 @@ use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+#[path = "loadgen/records.rs"]
+mod records;
+
 /// Command line of the bench binary.
 #[derive(Parser, Debug)]
 #[command(
@@ -80,6 +83,17 @@ enum Mode {
     Handshake,
     /// Open N connections (one request each), then hold them idle.
     Idle,
+}
+
+/// How the load generator handles its side of a connection.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ClientKind {
+    /// hyper over tokio-rustls: every response decrypted and parsed in full.
+    Hyper,
+    /// Keepalive mode only: rustls for the handshake, then this binary's own TLS 1.3 record
+    /// layer: response heads decrypted and parsed, body records counted and dropped unread
+    /// (`records.rs`), so that a large body costs the load side little.
+    Records,
 }
 
 /// Key-exchange groups offered by the client.
@@ -148,6 +162,9 @@ struct LoadArgs {
     /// Idle mode: how many connections are being opened at once.
     #[arg(long, default_value_t = 32)]
     open_concurrency: usize,
+    /// The client side: `hyper`, or `records` (keepalive mode; bodies counted, not decrypted).
+    #[arg(long, value_enum, default_value_t = ClientKind::Hyper)]
+    client: ClientKind,
 }
 
 fn main() -> Result<()> {
@@ -351,6 +368,8 @@ struct Ctx {
     request_timeout: Duration,
     /// Negotiated protocol, cipher suite and key exchange of the first connection.
     negotiated: Arc<OnceLock<String>>,
+    /// The client side.
+    client: ClientKind,
 }
 
 /// An established HTTP/1.1-over-mTLS connection.
@@ -367,16 +386,31 @@ const READ_BUFFER: usize = 64 * 1024;
 impl Ctx {
     /// TCP connect + TLS handshake + HTTP/1.1 handshake, each bounded.
     async fn connect(&self) -> Result<Conn> {
+        // rustls asks the socket for one record at a time; buffered, a 1 MiB body takes a
+        // handful of reads instead of 64, so the client is not what bounds (c)'s throughput.
+        let tls = self
+            .handshake(|tcp| tokio::io::BufReader::with_capacity(READ_BUFFER, tcp))
+            .await?;
+        let (sender, conn) = client_h1::handshake(TokioIo::new(tls)).await?;
+        let task = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(Conn { sender, task })
+    }
+
+    /// TCP connect + TLS handshake, each bounded, over the socket as `wrap` wraps it; the
+    /// first connection's negotiated parameters are kept for the report.
+    async fn handshake<IO>(&self, wrap: impl FnOnce(TcpStream) -> IO) -> Result<TlsStream<IO>>
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
         let tcp = timeout(self.connect_timeout, TcpStream::connect(self.addr))
             .await
             .map_err(|_| anyhow!("connect timeout"))??;
         tcp.set_nodelay(true)?;
-        // rustls asks the socket for one record at a time; buffered, a 1 MiB body takes a
-        // handful of reads instead of 64, so the client is not what bounds (c)'s throughput.
-        let tcp = tokio::io::BufReader::with_capacity(READ_BUFFER, tcp);
-        let tls: TlsStream<tokio::io::BufReader<TcpStream>> = timeout(
+        let tls: TlsStream<IO> = timeout(
             self.connect_timeout,
-            self.connector.connect(self.server_name.clone(), tcp),
+            self.connector.connect(self.server_name.clone(), wrap(tcp)),
         )
         .await
         .map_err(|_| anyhow!("handshake timeout"))??;
@@ -396,11 +430,7 @@ impl Ctx {
                 )
             ));
         }
-        let (sender, conn) = client_h1::handshake(TokioIo::new(tls)).await?;
-        let task = tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(Conn { sender, task })
+        Ok(tls)
     }
 
     /// Sends one GET and reads the whole body; returns the body length.
@@ -574,11 +604,42 @@ impl Stats {
     }
 }
 
+/// A keep-alive connection of either client.
+enum KeepAlive {
+    /// hyper over tokio-rustls.
+    Hyper(Conn),
+    /// The records client.
+    Records(records::RecordConn),
+}
+
+impl Ctx {
+    /// A new keep-alive connection of the configured client.
+    async fn open_keepalive(&self) -> Result<KeepAlive> {
+        Ok(match self.client {
+            ClientKind::Hyper => KeepAlive::Hyper(self.connect().await?),
+            ClientKind::Records => {
+                let tls = self.handshake(|tcp| tcp).await?;
+                KeepAlive::Records(records::RecordConn::new(tls, &self.path, &self.host)?)
+            }
+        })
+    }
+
+    /// One request on `conn`, bounded; the body length.
+    async fn request_keepalive(&self, conn: &mut KeepAlive) -> Result<u64> {
+        match conn {
+            KeepAlive::Hyper(c) => self.request(c).await,
+            KeepAlive::Records(c) => timeout(self.request_timeout, c.request())
+                .await
+                .unwrap_or_else(|_| Err(anyhow!("request timeout"))),
+        }
+    }
+}
+
 /// Keep-alive worker: one connection (re-opened on error), requests back to back.
 async fn keepalive_worker(ctx: Arc<Ctx>) -> Stats {
     let mut st = Stats::new();
     while Instant::now() < ctx.end {
-        let mut conn = match ctx.connect().await {
+        let mut conn = match ctx.open_keepalive().await {
             Ok(c) => c,
             Err(e) => {
                 st.err(&ctx, e);
@@ -588,7 +649,7 @@ async fn keepalive_worker(ctx: Arc<Ctx>) -> Stats {
         };
         while Instant::now() < ctx.end {
             let t0 = Instant::now();
-            match ctx.request(&mut conn).await {
+            match ctx.request_keepalive(&mut conn).await {
                 Ok(n) => st.ok(&ctx, t0, n),
                 Err(e) => {
                     st.err(&ctx, e);
@@ -596,8 +657,15 @@ async fn keepalive_worker(ctx: Arc<Ctx>) -> Stats {
                 }
             }
         }
-        drop(conn.sender);
-        let _ = timeout(Duration::from_secs(1), conn.task).await;
+        match conn {
+            KeepAlive::Hyper(conn) => {
+                drop(conn.sender);
+                let _ = timeout(Duration::from_secs(1), conn.task).await;
+            }
+            KeepAlive::Records(conn) => {
+                let _ = timeout(Duration::from_secs(1), conn.close()).await;
+            }
+        }
     }
     st
 }
@@ -776,6 +844,8 @@ fn client_config(args: &LoadArgs) -> Result<ClientConfig> {
         .with_client_auth_cert(chain, key)?;
     cfg.resumption = Resumption::disabled();
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // The records client takes over the record layer once the handshake is done.
+    cfg.enable_secret_extraction = args.client == ClientKind::Records;
     Ok(cfg)
 }
 
@@ -824,6 +894,9 @@ async fn run_load(args: LoadArgs) -> Result<()> {
     {
         bail!("--connections and --duration must be > 0, --warmup >= 0");
     }
+    if args.client == ClientKind::Records && args.mode != Mode::Keepalive {
+        bail!("--client records serves --mode keepalive only");
+    }
     let connector = TlsConnector::from(Arc::new(client_config(&args)?));
     let server_name = ServerName::try_from(args.sni.clone())?;
     let start = Instant::now();
@@ -840,6 +913,7 @@ async fn run_load(args: LoadArgs) -> Result<()> {
         connect_timeout: Duration::from_millis(args.connect_timeout_ms),
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         negotiated: Arc::new(OnceLock::new()),
+        client: args.client,
     });
     let report = match args.mode {
         Mode::Keepalive | Mode::Handshake => run_timed(&args, &ctx).await?,
@@ -918,6 +992,7 @@ async fn run_idle(args: &LoadArgs, ctx: &Arc<Ctx>) -> Result<Report> {
         end: Instant::now() + Duration::from_secs(3600),
         connect_timeout: ctx.connect_timeout,
         request_timeout: ctx.request_timeout,
+        client: ctx.client,
         negotiated: ctx.negotiated.clone(),
     });
     let mut warm_requests = 0;
