@@ -91,8 +91,8 @@ enum ClientKind {
     /// hyper over tokio-rustls: every response decrypted and parsed in full.
     Hyper,
     /// Keepalive mode only: rustls for the handshake, then this binary's own TLS 1.3 record
-    /// layer: response heads decrypted and parsed, body records counted and dropped unread
-    /// (`records.rs`), so that a large body costs the load side little.
+    /// layer: response heads decrypted and parsed, body records read and counted but not
+    /// decrypted (`records.rs`), so that a large body costs the load side little.
     Records,
 }
 
@@ -608,8 +608,8 @@ impl Stats {
 enum KeepAlive {
     /// hyper over tokio-rustls.
     Hyper(Conn),
-    /// The records client.
-    Records(records::RecordConn),
+    /// The records client (boxed: it holds two AEAD keys).
+    Records(Box<records::RecordConn>),
 }
 
 impl Ctx {
@@ -619,7 +619,9 @@ impl Ctx {
             ClientKind::Hyper => KeepAlive::Hyper(self.connect().await?),
             ClientKind::Records => {
                 let tls = self.handshake(|tcp| tcp).await?;
-                KeepAlive::Records(records::RecordConn::new(tls, &self.path, &self.host)?)
+                KeepAlive::Records(Box::new(records::RecordConn::new(
+                    tls, &self.path, &self.host,
+                )?))
             }
         })
     }

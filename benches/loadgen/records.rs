@@ -71,6 +71,14 @@ impl Direction {
     }
 }
 
+/// What a record the client sends carries.
+enum Payload {
+    /// The request.
+    Request,
+    /// The close_notify alert.
+    CloseNotify,
+}
+
 /// What a response head says about its body.
 struct Head {
     /// Bytes of the head, up to and including its blank line.
@@ -94,6 +102,8 @@ pub struct RecordConn {
     plain: Vec<u8>,
     /// The request, in plaintext (with its content type byte).
     request: Vec<u8>,
+    /// The record being sealed, kept between sends.
+    out: Vec<u8>,
 }
 
 impl RecordConn {
@@ -116,6 +126,7 @@ impl RecordConn {
             pos: 0,
             plain: Vec::new(),
             request,
+            out: Vec::new(),
         })
     }
 
@@ -162,30 +173,36 @@ impl RecordConn {
     /// End the connection as a TLS client should: close_notify, then FIN.
     pub async fn close(mut self) -> Result<()> {
         // Alert level warning (1), close_notify (0), then the content type.
-        self.send(vec![1, 0, ALERT]).await?;
+        self.send(Payload::CloseNotify).await?;
         self.tcp.shutdown().await?;
         Ok(())
     }
 
     /// Seal the request in one record and write it.
     async fn send_request(&mut self) -> Result<()> {
-        self.send(self.request.clone()).await
+        self.send(Payload::Request).await
     }
 
-    /// Seal `payload` (plaintext and content type) in one record and write it.
-    async fn send(&mut self, mut payload: Vec<u8>) -> Result<()> {
-        let mut record = Vec::with_capacity(HEADER_LEN + payload.len() + TAG_LEN);
-        let len = (payload.len() + TAG_LEN) as u16;
-        record.extend_from_slice(&[APPLICATION_DATA, 3, 3]);
-        record.extend_from_slice(&len.to_be_bytes());
-        let aad: [u8; HEADER_LEN] = record[..HEADER_LEN].try_into()?;
+    /// Seal `what` (plaintext and content type) in one record in `out` and write it.
+    async fn send(&mut self, what: Payload) -> Result<()> {
+        let plaintext: &[u8] = match what {
+            Payload::Request => &self.request,
+            Payload::CloseNotify => &[1, 0, ALERT],
+        };
+        let len = (plaintext.len() + TAG_LEN) as u16;
+        let [hi, lo] = len.to_be_bytes();
+        let header = [APPLICATION_DATA, 3, 3, hi, lo];
+        self.out.clear();
+        self.out.extend_from_slice(&header);
+        self.out.extend_from_slice(plaintext);
         let nonce = self.tx.next_nonce();
-        self.tx
+        let tag = self
+            .tx
             .key
-            .seal_in_place_append_tag(nonce, Aad::from(aad), &mut payload)
+            .seal_in_place_separate_tag(nonce, Aad::from(header), &mut self.out[HEADER_LEN..])
             .map_err(|_| anyhow!("records client: sealing failed"))?;
-        record.extend_from_slice(&payload);
-        self.tcp.write_all(&record).await?;
+        self.out.extend_from_slice(tag.as_ref());
+        self.tcp.write_all(&self.out).await?;
         Ok(())
     }
 
